@@ -1,0 +1,46 @@
+package ws
+
+import (
+	"math/bits"
+	"sync"
+)
+
+// Buffers come from pools in power-of-two size classes from 512 bytes to 64 KiB, and are
+// returned as soon as the operation that needed them is done: an idle connection holds
+// none.
+const (
+	minBufferShift = 9
+	maxBufferShift = 16
+	maxBufferSize  = 1 << maxBufferShift
+)
+
+var bufferPools [maxBufferShift - minBufferShift + 1]sync.Pool
+
+// bufferClass returns the index of the smallest class of at least n bytes, capped at the
+// largest class.
+func bufferClass(n int) int {
+	if n <= 1<<minBufferShift {
+		return 0
+	}
+	shift := bits.Len(uint(n - 1))
+	return min(shift, maxBufferShift) - minBufferShift
+}
+
+// getBuffer returns a buffer of at least n bytes, or of maxBufferSize bytes if n is larger.
+func getBuffer(n int) *[]byte {
+	class := bufferClass(n)
+	if b, ok := bufferPools[class].Get().(*[]byte); ok {
+		return b
+	}
+	b := make([]byte, 1<<(class+minBufferShift))
+	return &b
+}
+
+// putBuffer returns a buffer from getBuffer to its pool.
+func putBuffer(b *[]byte) {
+	n := len(*b)
+	if n < 1<<minBufferShift || n > maxBufferSize || n&(n-1) != 0 {
+		return
+	}
+	bufferPools[bits.Len(uint(n))-1-minBufferShift].Put(b)
+}

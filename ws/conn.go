@@ -1,0 +1,304 @@
+package ws
+
+import (
+	"context"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// DefaultReadLimit is the read limit of a connection whose options leave ReadLimit zero.
+const DefaultReadLimit = 32 << 20
+
+// ConnOptions configures a connection. [AcceptOptions] and [DialOptions] embed it. The zero
+// value of each field means its documented default; the struct is copied when a
+// connection is made and never modified.
+type ConnOptions struct {
+	// ReadLimit is the largest message, in bytes, that the connection accepts; a larger one
+	// fails the connection with 1009 (RFC 6455 §7.4.1) as soon as a frame header announces
+	// it. Zero means DefaultReadLimit (32 MiB); a negative value means no limit.
+	// [Conn.SetReadLimit] changes it later.
+	ReadLimit int64
+
+	// CloseTimeout bounds each step of the closing handshake: sending the close frame,
+	// waiting for the peer's, and (for a client) waiting for the server to close the TCP
+	// connection. Zero means 5 seconds.
+	CloseTimeout time.Duration
+
+	// PingInterval, when positive, turns on keepalive: a ping is sent every PingInterval
+	// and, if neither its pong nor any other frame arrives within PongTimeout, the
+	// connection is closed with 1011 and its reads fail with a *CloseError of code 1006.
+	// Keepalive needs the connection to be read, as every pong does.
+	PingInterval time.Duration
+	// PongTimeout is how long keepalive waits for a pong. Zero means PingInterval.
+	PongTimeout time.Duration
+
+	// OnPing is called with the payload of every ping received, on the reading goroutine,
+	// before the connection answers it with a pong. The payload is valid only during the
+	// call.
+	OnPing func(payload []byte)
+	// OnPong is called with the payload of every pong received, on the reading goroutine.
+	// The payload is valid only during the call.
+	OnPong func(payload []byte)
+
+	// ReadBufferSize is the size of the buffer that frames are read through. It is taken
+	// from a pool when reading starts and returned when a message has been read and
+	// nothing more is buffered, so an idle connection holds none. Zero means 4096; values
+	// below 512 are raised to 512.
+	ReadBufferSize int
+	// WriteBufferSize is the most payload a frame written by [Conn.Writer] carries before
+	// it is sent. Zero means 4096.
+	WriteBufferSize int
+
+	// Logger receives debug records about closing handshakes and failed connections.
+	// Nil means nothing is logged.
+	Logger *slog.Logger
+}
+
+// withDefaults returns a copy of o (or of the zero options when o is nil) with every zero
+// field set to its default.
+func (o *ConnOptions) withDefaults() ConnOptions {
+	var c ConnOptions
+	if o != nil {
+		c = *o
+	}
+	if c.ReadLimit == 0 {
+		c.ReadLimit = DefaultReadLimit
+	}
+	if c.CloseTimeout <= 0 {
+		c.CloseTimeout = 5 * time.Second
+	}
+	if c.PongTimeout <= 0 {
+		c.PongTimeout = c.PingInterval
+	}
+	if c.ReadBufferSize <= 0 {
+		c.ReadBufferSize = 4096
+	}
+	c.ReadBufferSize = max(c.ReadBufferSize, minReadBufferSize)
+	if c.WriteBufferSize <= 0 {
+		c.WriteBufferSize = 4096
+	}
+	return c
+}
+
+// minReadBufferSize is the smallest read buffer: it must hold a whole control frame
+// (14-byte header and 125-byte payload), which is handled only once it is all buffered.
+const minReadBufferSize = 512
+
+// Conn is a WebSocket connection, made by [Accept] or [Dial].
+//
+// One goroutine at a time may read (Read, ReadAppend, Reader, ReadJSON); any number may
+// write, ping and close concurrently. See the package documentation's Concurrency section.
+type Conn struct {
+	nc          net.Conn
+	tcp         *net.TCPConn // nc, when it is a plain TCP connection (for writev)
+	client      bool
+	subprotocol string
+	opts        ConnOptions
+	readLimit   atomic.Int64
+	maskKey     func() uint32 // masking keys of a client's frames
+
+	// Reading: owned by whoever holds readLock.
+	readLock  semaphore
+	rbuf      *[]byte // pooled; nil while nothing is buffered between messages
+	r, w      int     // unread bytes are (*rbuf)[r:w]
+	frame     header  // the data frame being read
+	frameLeft int64   // its payload bytes not yet read
+	msgOpen   bool    // a data message has started and not ended
+	msgType   MessageType
+	msgSize   int64 // payload bytes of the open message so far
+	text      utf8Validator
+	readErr   error // once set, every read returns it
+	readWatch ctxWatch
+	reader    messageReader
+	frames    atomic.Uint64 // frames read, for keepalive
+
+	// Writing: a whole data message holds msgLock, each frame frameLock.
+	msgLock    semaphore
+	frameLock  semaphore
+	closeSent  bool  // under frameLock
+	writeErr   error // under frameLock; once set, every write returns it
+	writeWatch ctxWatch
+	hdr        [maxHeaderSize]byte
+	iov        [2][]byte
+	bufs       net.Buffers
+	writer     messageWriter
+
+	// Closing.
+	closeOnce  sync.Once
+	closed     chan struct{} // closed once nc is closed
+	closeMu    sync.Mutex
+	closeCause error       // why this side closed nc, reported to readers; under closeMu
+	peerClose  *CloseError // the peer's close frame, once received; under closeMu
+
+	// Pings.
+	pingMu    sync.Mutex
+	pings     map[uint64]chan struct{}
+	pingSeq   atomic.Uint64
+	keepalive *time.Timer
+}
+
+// newConn makes a Conn over nc, whose handshake has completed. leftover holds bytes read
+// past the handshake, which are the first bytes of the WebSocket stream.
+func newConn(nc net.Conn, client bool, subprotocol string, o *ConnOptions, leftover []byte) *Conn {
+	c := &Conn{
+		nc:          nc,
+		client:      client,
+		subprotocol: subprotocol,
+		opts:        o.withDefaults(),
+		readLock:    make(semaphore, 1),
+		msgLock:     make(semaphore, 1),
+		frameLock:   make(semaphore, 1),
+		closed:      make(chan struct{}),
+		maskKey:     rand.Uint32,
+	}
+	c.tcp, _ = nc.(*net.TCPConn)
+	c.readLimit.Store(c.opts.ReadLimit)
+	c.readWatch.init(nc.SetReadDeadline)
+	c.writeWatch.init(nc.SetWriteDeadline)
+	c.reader.c = c
+	c.writer.c = c
+	if len(leftover) > 0 {
+		c.rbuf = getBuffer(max(c.opts.ReadBufferSize, len(leftover)))
+		c.w = copy(*c.rbuf, leftover)
+	}
+	if c.opts.PingInterval > 0 {
+		c.keepalive = time.AfterFunc(time.Hour, c.keepaliveTick)
+		c.keepalive.Reset(c.opts.PingInterval)
+	}
+	return c
+}
+
+// Subprotocol returns the subprotocol agreed in the handshake, or "" if none was.
+func (c *Conn) Subprotocol() string { return c.subprotocol }
+
+// LocalAddr returns the local network address.
+func (c *Conn) LocalAddr() net.Addr { return c.nc.LocalAddr() }
+
+// RemoteAddr returns the remote network address.
+func (c *Conn) RemoteAddr() net.Addr { return c.nc.RemoteAddr() }
+
+// SetReadLimit sets the largest message, in bytes, that the connection accepts from now
+// on; a negative value means no limit. A message over the limit fails the connection with
+// 1009. It may be called at any time, from any goroutine.
+func (c *Conn) SetReadLimit(n int64) { c.readLimit.Store(n) }
+
+func (c *Conn) debug(msg string, args ...any) {
+	if c.opts.Logger != nil {
+		c.opts.Logger.Debug(msg, append(args, "remote", c.nc.RemoteAddr().String())...)
+	}
+}
+
+// semaphore is a mutex whose Lock can be abandoned when a context ends.
+type semaphore chan struct{}
+
+func (s semaphore) lock(ctx context.Context) error {
+	select {
+	case s <- struct{}{}:
+		return nil
+	default:
+	}
+	select {
+	case s <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (s semaphore) tryLock() bool {
+	select {
+	case s <- struct{}{}:
+		return true
+	default:
+		return false
+	}
+}
+
+func (s semaphore) unlock() { <-s }
+
+// aLongTimeAgo is a deadline in the past, which makes a blocked read or write return.
+var aLongTimeAgo = time.Unix(1, 0)
+
+// ctxWatch makes a blocking read or write on the connection end when a context does,
+// through the connection's deadline. A context that has no deadline and is never done
+// (context.Background) costs nothing.
+type ctxWatch struct {
+	setDeadline func(time.Time) error
+	ctx         context.Context
+	stop        func() bool
+	deadline    bool // a deadline is set on the connection
+
+	mu    sync.Mutex // guards gen and fired against the AfterFunc
+	gen   uint64
+	fired bool
+}
+
+func (w *ctxWatch) init(set func(time.Time) error) { w.setDeadline = set }
+
+// start arranges for ctx to interrupt the operation that follows, until end.
+func (w *ctxWatch) start(ctx context.Context) {
+	w.ctx = ctx
+	if d, ok := ctx.Deadline(); ok {
+		w.setDeadline(d)
+		w.deadline = true
+	}
+	if ctx.Done() == nil {
+		return
+	}
+	w.mu.Lock()
+	gen := w.gen
+	w.mu.Unlock()
+	w.stop = context.AfterFunc(ctx, func() {
+		w.mu.Lock()
+		if w.gen == gen {
+			w.fired = true
+			w.setDeadline(aLongTimeAgo)
+		}
+		w.mu.Unlock()
+	})
+}
+
+// end undoes start. It returns the context's error if the context is done, so a caller
+// whose operation failed can report the context as the cause; a caller whose operation
+// succeeded ignores it.
+func (w *ctxWatch) end() error {
+	ctx := w.ctx
+	if ctx == nil {
+		return nil
+	}
+	w.ctx = nil
+	fired := false
+	if w.stop != nil {
+		w.stop()
+		w.stop = nil
+		w.mu.Lock()
+		w.gen++
+		fired = w.fired
+		w.fired = false
+		w.mu.Unlock()
+	}
+	if fired || w.deadline {
+		w.setDeadline(time.Time{})
+		w.deadline = false
+	}
+	if fired || ctx.Err() != nil {
+		return contextError(ctx)
+	}
+	return nil
+}
+
+// active reports whether a context is being watched.
+func (w *ctxWatch) active() bool { return w.ctx != nil }
+
+// contextError returns ctx's error; a context whose deadline has passed but whose error is
+// not yet set reports context.DeadlineExceeded.
+func contextError(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return context.DeadlineExceeded
+}

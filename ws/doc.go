@@ -1,0 +1,84 @@
+// Package ws implements the WebSocket protocol, RFC 6455: a server handshake that runs
+// inside any net/http handler, a client dialer, and connections that read and write whole
+// or streamed messages. It is strict (every violation of the RFC by the peer fails the
+// connection with the close code the RFC names), allocation-aware, and imports only the
+// standard library.
+//
+// A server:
+//
+//	http.HandleFunc("/echo", func(w http.ResponseWriter, r *http.Request) {
+//		c, err := ws.Accept(w, r, nil)
+//		if err != nil {
+//			return // Accept has answered with an HTTP error
+//		}
+//		defer c.CloseNow()
+//		for {
+//			typ, msg, err := c.Read(r.Context())
+//			if err != nil {
+//				return
+//			}
+//			if err := c.Write(r.Context(), typ, msg); err != nil {
+//				return
+//			}
+//		}
+//	})
+//
+// A client:
+//
+//	c, _, err := ws.Dial(ctx, "wss://example.com/echo", nil)
+//	if err != nil { … }
+//	defer c.CloseNow()
+//	err = c.Write(ctx, ws.MessageText, []byte("hello"))
+//	typ, msg, err := c.Read(ctx)
+//	err = c.Close(ws.StatusNormalClosure, "done")
+//
+// # Messages
+//
+// [Conn.Read] returns a whole message in a new slice, and [Conn.ReadAppend] appends it to
+// a buffer the caller reuses, without allocating. [Conn.Reader] streams a message too large
+// to hold. [Conn.Write] sends a message as one frame; [Conn.Writer] streams one as a
+// fragmented message. Messages larger than the read limit (32 MiB unless set otherwise)
+// fail the connection with 1009 before their payload is read; memory grows with the bytes
+// that arrive, never with the length a header announces.
+//
+// # Control frames and closing
+//
+// Pings are answered and close frames handled by whichever goroutine is reading, also in
+// the middle of a fragmented message. [Conn.Ping] waits for its pong; the PingInterval
+// option sends pings and closes a connection whose peer stops answering.
+// [Conn.Close] performs the closing handshake and [Conn.CloseNow] just closes. After the
+// peer closes, reads return a *[CloseError]; [CloseStatus] gives its code. A peer that
+// breaks the protocol gets a close frame with the right code (1002, 1007 or 1009) and
+// reads return a *[ProtocolError].
+//
+// # Concurrency
+//
+// One goroutine at a time may read: Read, ReadAppend, Reader (and the reader it returns),
+// ReadJSON. Any number of goroutines may write, ping and close at the same time as each
+// other and as the reader: writes are serialised inside, whole messages one after the
+// other, and control frames may go out between the frames of a streamed message. Nothing
+// panics on misuse: a second concurrent reader waits for the first.
+//
+// Control frames arrive through reads, so a connection must be read for pongs (and thus
+// [Conn.Ping] and keepalive) and the peer's close frame to be seen. A connection that
+// only writes should run a goroutine that reads and discards, or call Close, which reads
+// until the peer's close frame when no goroutine is reading.
+//
+// Every blocking method takes a context. If it ends before anything was read or written,
+// the connection stays usable; if it ends part way through a frame, the connection is
+// closed, as its stream can no longer be trusted. A context that is never done, such as
+// context.Background, costs nothing; a cancellable one costs one small allocation per call.
+//
+// # Origin
+//
+// Browsers let any web page open a WebSocket to any host, sending the user's cookies along,
+// and only say where the page came from in the Origin header. [Accept] therefore refuses,
+// with 403, a request whose Origin is another host than the request's own, unless
+// [AcceptOptions].OriginPatterns allows it. Requests with no Origin header come from
+// programs, not browsers, and are allowed. InsecureSkipVerifyOrigin turns the check off.
+//
+// # Compression
+//
+// permessage-deflate (RFC 7692) is not negotiated yet: the server declines every offer and
+// the client offers none, and a frame with RSV1 set fails the connection with 1002.
+package ws

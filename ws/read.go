@@ -1,0 +1,378 @@
+package ws
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+)
+
+// Read reads the next data message and returns its type and payload, in a new slice.
+// Control frames that arrive first are handled on the way: pings are answered, pongs
+// delivered, and a close frame ends the connection, after which Read returns a
+// *[CloseError].
+//
+// If ctx ends while Read is waiting for a message to start, Read returns ctx's error and
+// the connection stays usable; if it ends in the middle of a message, the connection is
+// closed.
+func (c *Conn) Read(ctx context.Context) (MessageType, []byte, error) {
+	return c.ReadAppend(ctx, nil)
+}
+
+// ReadAppend is like [Conn.Read] but appends the payload to dst and returns the extended
+// slice, so a caller that reuses its buffer reads without allocating. dst grows only as
+// payload arrives, never by what a frame header announces.
+func (c *Conn) ReadAppend(ctx context.Context, dst []byte) (MessageType, []byte, error) {
+	if err := c.readLock.lock(ctx); err != nil {
+		return 0, dst, fmt.Errorf("ws: read: %w", err)
+	}
+	defer c.readLock.unlock()
+	typ, err := c.beginMessage(ctx)
+	if err != nil {
+		return 0, dst, err
+	}
+	start := len(dst)
+	for {
+		if len(dst) == cap(dst) {
+			// Grow by what has arrived so far (at least 512 bytes), and by no more than
+			// the current frame still holds.
+			if err = c.nextPayload(); err != nil {
+				break
+			}
+			dst = slices.Grow(dst, int(min(c.frameLeft, int64(max(len(dst)-start, 512)))))
+		}
+		var n int
+		n, err = c.readPayload(dst[len(dst):cap(dst)])
+		dst = dst[:len(dst)+n]
+		if err != nil {
+			break
+		}
+	}
+	if err != io.EOF {
+		return 0, dst[:start], err
+	}
+	c.endMessage()
+	return typ, dst, nil
+}
+
+// Reader waits for the next data message and returns its type and a reader of its
+// payload, which returns io.EOF at the message's end. The reader is valid until the next
+// call of Reader, Read or ReadAppend, which discards whatever of the message was not read.
+// ctx governs Reader and the reads of the message's payload, until io.EOF.
+func (c *Conn) Reader(ctx context.Context) (MessageType, io.Reader, error) {
+	if err := c.readLock.lock(ctx); err != nil {
+		return 0, nil, fmt.Errorf("ws: read: %w", err)
+	}
+	defer c.readLock.unlock()
+	typ, err := c.beginMessage(ctx)
+	if err != nil {
+		return 0, nil, err
+	}
+	return typ, &c.reader, nil
+}
+
+// messageReader reads the payload of the message that [Conn.Reader] returned.
+type messageReader struct {
+	c *Conn
+}
+
+func (r *messageReader) Read(p []byte) (int, error) {
+	c := r.c
+	ctx := c.readWatch.ctx
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	if err := c.readLock.lock(ctx); err != nil {
+		return 0, fmt.Errorf("ws: read: %w", err)
+	}
+	defer c.readLock.unlock()
+	if c.readErr != nil {
+		return 0, c.readErr
+	}
+	if !c.msgOpen {
+		return 0, io.EOF
+	}
+	n, err := c.readPayload(p)
+	if err == io.EOF {
+		c.endMessage()
+	}
+	return n, err
+}
+
+// beginMessage discards what is left of the previous message, then reads frames until the
+// first frame of a data message, and returns the message's type. ctx governs the reads
+// until endMessage or an error.
+func (c *Conn) beginMessage(ctx context.Context) (MessageType, error) {
+	c.readWatch.end() // a message abandoned by its Reader
+	if c.readErr != nil {
+		return 0, c.readErr
+	}
+	c.readWatch.start(ctx)
+	for c.msgOpen {
+		if err := c.discardPayload(); err != nil {
+			if err != io.EOF {
+				return 0, err
+			}
+			c.msgOpen = false
+		}
+	}
+	if err := c.nextFrame(); err != nil {
+		return 0, err
+	}
+	return c.msgType, nil
+}
+
+// endMessage is called once a message has been read to its end.
+func (c *Conn) endMessage() {
+	c.readWatch.end()
+	c.releaseReadBuffer()
+}
+
+// discardPayload reads and drops the rest of the open message, validating it all the same.
+func (c *Conn) discardPayload() error {
+	var scratch [512]byte
+	for {
+		if _, err := c.readPayload(scratch[:]); err != nil {
+			return err
+		}
+	}
+}
+
+// nextPayload advances to the next frame of the open message with payload left to read. It
+// returns io.EOF when the message has ended.
+func (c *Conn) nextPayload() error {
+	for c.frameLeft == 0 {
+		if c.frame.fin {
+			if c.msgType == MessageText && !c.text.complete() {
+				return c.fail(protocolErrorf(StatusInvalidFramePayload, "text message ends inside a UTF-8 sequence"))
+			}
+			c.msgOpen = false
+			return io.EOF
+		}
+		if err := c.nextFrame(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// readPayload reads payload of the open message into p. It returns 0, io.EOF at the end of
+// the message, and never returns bytes together with an error.
+func (c *Conn) readPayload(p []byte) (int, error) {
+	if err := c.nextPayload(); err != nil {
+		return 0, err
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	if int64(len(p)) > c.frameLeft {
+		p = p[:c.frameLeft]
+	}
+	var n int
+	switch {
+	case c.r < c.w:
+		n = copy(p, (*c.rbuf)[c.r:c.w])
+		c.r += n
+	case c.rbuf == nil || len(p) >= len(*c.rbuf):
+		// Nothing is buffered and the destination is large: read straight into it.
+		var err error
+		for n == 0 {
+			if n, err = c.nc.Read(p); n == 0 && err != nil {
+				return 0, c.readFailed(err)
+			}
+		}
+	default:
+		if err := c.fill(); err != nil {
+			return 0, c.readFailed(err)
+		}
+		n = copy(p, (*c.rbuf)[c.r:c.w])
+		c.r += n
+	}
+	c.frameLeft -= int64(n)
+	c.msgSize += int64(n)
+	if c.frame.masked {
+		c.frame.key = mask(c.frame.key, p[:n])
+	}
+	if c.msgType == MessageText && !c.text.write(p[:n]) {
+		return 0, c.fail(protocolErrorf(StatusInvalidFramePayload, "invalid UTF-8 in text message"))
+	}
+	return n, nil
+}
+
+// nextFrame reads frame headers, handling any control frames, until the header of a data
+// frame that belongs where it stands: the first frame of a message when none is open, a
+// continuation frame when one is.
+func (c *Conn) nextFrame() error {
+	for {
+		var buffered []byte
+		if c.rbuf != nil {
+			buffered = (*c.rbuf)[c.r:c.w]
+		}
+		h, n, err := parseHeader(buffered)
+		if err == nil && n > 0 {
+			err = c.checkHeader(&h)
+		}
+		if err != nil {
+			return c.fail(err.(*ProtocolError))
+		}
+		if n == 0 || h.opcode.isControl() && len(buffered) < n+int(h.length) {
+			// A control frame is handled only once it is all buffered, so that a read
+			// interrupted by its context never leaves one half read.
+			if err := c.fill(); err != nil {
+				return c.readFailed(err)
+			}
+			continue
+		}
+		c.r += n
+		c.frames.Add(1)
+		if h.opcode.isControl() {
+			payload := (*c.rbuf)[c.r : c.r+int(h.length)]
+			c.r += int(h.length)
+			if h.masked {
+				mask(h.key, payload)
+			}
+			if err := c.handleControl(h.opcode, payload); err != nil {
+				return err
+			}
+			continue
+		}
+		if h.opcode == opContinuation {
+			if !c.msgOpen {
+				return c.fail(protocolErrorf(StatusProtocolError, "continuation frame with no message to continue"))
+			}
+		} else {
+			if c.msgOpen {
+				return c.fail(protocolErrorf(StatusProtocolError, "%s frame inside a fragmented message", h.opcode))
+			}
+			c.msgOpen = true
+			c.msgType = MessageType(h.opcode)
+			c.msgSize = 0
+			c.text.reset()
+		}
+		if limit := c.readLimit.Load(); limit >= 0 && c.msgSize+h.length > limit {
+			return c.fail(protocolErrorf(StatusMessageTooBig, "message exceeds the read limit of %d bytes", limit))
+		}
+		c.frame = h
+		c.frameLeft = h.length
+		return nil
+	}
+}
+
+// checkHeader applies the rules of RFC 6455 §5 that depend on the connection to a header
+// that parsed.
+func (c *Conn) checkHeader(h *header) error {
+	if h.rsv != 0 {
+		// §5.2: nonzero RSV bits without an extension that defines them.
+		return protocolErrorf(StatusProtocolError, "reserved bits set (0x%02x) with no extension negotiated", h.rsv)
+	}
+	switch h.opcode {
+	case opContinuation, opText, opBinary, opClose, opPing, opPong:
+	default:
+		// §5.2: reserved opcodes.
+		return protocolErrorf(StatusProtocolError, "reserved opcode 0x%x", byte(h.opcode))
+	}
+	// §5.1: a client masks every frame, a server none.
+	if !c.client && !h.masked {
+		return protocolErrorf(StatusProtocolError, "unmasked frame from client")
+	}
+	if c.client && h.masked {
+		return protocolErrorf(StatusProtocolError, "masked frame from server")
+	}
+	if h.opcode.isControl() {
+		// §5.5: control frames are at most 125 bytes and never fragmented.
+		if h.length > maxControlPayload {
+			return protocolErrorf(StatusProtocolError, "%s frame of %d bytes exceeds 125", h.opcode, h.length)
+		}
+		if !h.fin {
+			return protocolErrorf(StatusProtocolError, "fragmented %s frame", h.opcode)
+		}
+	}
+	return nil
+}
+
+// handleControl acts on a control frame received (RFC 6455 §5.5).
+func (c *Conn) handleControl(op opcode, payload []byte) error {
+	switch op {
+	case opPing:
+		if c.opts.OnPing != nil {
+			c.opts.OnPing(payload)
+		}
+		// §5.5.2: answer with a pong carrying the same payload, unless closing. A pong
+		// that cannot be written leaves the connection to fail on its next write.
+		c.writeControl(context.Background(), opPong, payload)
+	case opPong:
+		if c.opts.OnPong != nil {
+			c.opts.OnPong(payload)
+		}
+		if len(payload) == 8 {
+			c.pongReceived(binary.BigEndian.Uint64(payload))
+		}
+	case opClose:
+		ce, err := parseClosePayload(payload)
+		if err != nil {
+			return c.fail(err.(*ProtocolError))
+		}
+		return c.peerClosed(ce)
+	}
+	return nil
+}
+
+// fill reads from the network into the read buffer, at least one byte. It moves the
+// unread bytes to the front first.
+func (c *Conn) fill() error {
+	if c.rbuf == nil {
+		c.rbuf = getBuffer(c.opts.ReadBufferSize)
+	}
+	buf := *c.rbuf
+	if c.r > 0 {
+		c.w = copy(buf, buf[c.r:c.w])
+		c.r = 0
+	}
+	for {
+		n, err := c.nc.Read(buf[c.w:])
+		c.w += n
+		if n > 0 {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// releaseReadBuffer returns the read buffer to its pool when it holds nothing unread.
+func (c *Conn) releaseReadBuffer() {
+	if c.rbuf != nil && c.r == c.w {
+		putBuffer(c.rbuf)
+		c.rbuf = nil
+		c.r, c.w = 0, 0
+	}
+}
+
+// readFailed handles an error from reading the network and returns what the reader sees.
+// If the read's context ended it while no message was open, the connection stays usable;
+// otherwise reading is over for good.
+func (c *Conn) readFailed(err error) error {
+	if cerr := c.readWatch.end(); cerr != nil {
+		err = fmt.Errorf("ws: read: %w", cerr)
+		if !c.msgOpen {
+			return err
+		}
+		c.readErr = fmt.Errorf("ws: read interrupted inside a message: %w", cerr)
+		c.closeNow(c.readErr)
+		return c.readErr
+	}
+	if cause := c.cause(); cause != nil {
+		c.readErr = cause
+		return cause
+	}
+	// The peer went away without a close frame: an abnormal closure (RFC 6455 §7.1.5).
+	if errors.Is(err, io.EOF) {
+		err = io.ErrUnexpectedEOF
+	}
+	c.readErr = fmt.Errorf("%w: %w", &CloseError{Code: StatusAbnormalClosure, Reason: "connection lost without a close frame"}, err)
+	c.closeNow(c.readErr)
+	return c.readErr
+}
