@@ -1,0 +1,9 @@
+package ws_test
+
+import (
+	"testing"
+
+	"github.com/duplex-ws/duplex/internal/leakcheck"
+)
+
+func TestMain(m *testing.M) { leakcheck.Main(m) }
