@@ -113,6 +113,7 @@ type Conn struct {
 	text      utf8Validator
 	readErr   error // once set, every read returns it
 	readWatch ctxWatch
+	raw       rawReader
 	reader    messageReader
 	frames    atomic.Uint64 // frames read, for keepalive
 
@@ -157,6 +158,7 @@ func newConn(nc net.Conn, client bool, subprotocol string, o *ConnOptions, lefto
 	}
 	c.tcp, _ = nc.(*net.TCPConn)
 	c.readLimit.Store(c.opts.ReadLimit)
+	c.raw.init(c)
 	c.readWatch.init(nc.SetReadDeadline)
 	c.writeWatch.init(nc.SetWriteDeadline)
 	c.reader.c = c

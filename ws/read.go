@@ -36,12 +36,13 @@ func (c *Conn) ReadAppend(ctx context.Context, dst []byte) (MessageType, []byte,
 	start := len(dst)
 	for {
 		if len(dst) == cap(dst) {
-			// Grow by what has arrived so far (at least 512 bytes), and by no more than
-			// the current frame still holds.
+			// Grow by what has arrived: the payload read so far, or what is buffered,
+			// or at least 512 bytes; and by no more than the current frame still holds.
+			// A frame header's length alone never makes memory.
 			if err = c.nextPayload(); err != nil {
 				break
 			}
-			dst = slices.Grow(dst, int(min(c.frameLeft, int64(max(len(dst)-start, 512)))))
+			dst = slices.Grow(dst, int(min(c.frameLeft, int64(max(len(dst)-start, c.w-c.r, 512)))))
 		}
 		var n int
 		n, err = c.readPayload(dst[len(dst):cap(dst)])
@@ -320,8 +321,12 @@ func (c *Conn) handleControl(op opcode, payload []byte) error {
 }
 
 // fill reads from the network into the read buffer, at least one byte. It moves the
-// unread bytes to the front first.
+// unread bytes to the front first. With nothing buffered, it waits for the network without
+// holding a buffer where it can (rawReader).
 func (c *Conn) fill() error {
+	if c.r == c.w && c.raw.ready() {
+		return c.raw.fill()
+	}
 	if c.rbuf == nil {
 		c.rbuf = getBuffer(c.opts.ReadBufferSize)
 	}

@@ -1,0 +1,13 @@
+//go:build !unix
+
+package ws
+
+import "errors"
+
+// rawReader is the buffer-saving read path of rawread_unix.go; elsewhere reads go through
+// net.Conn.Read.
+type rawReader struct{}
+
+func (r *rawReader) init(c *Conn) {}
+func (r *rawReader) ready() bool  { return false }
+func (r *rawReader) fill() error  { return errors.ErrUnsupported }

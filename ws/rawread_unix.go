@@ -1,0 +1,82 @@
+//go:build unix
+
+package ws
+
+import (
+	"io"
+	"net"
+	"os"
+	"syscall"
+)
+
+// rawReader fills a connection's read buffer straight from a TCP socket, taking the
+// buffer from its pool only once the socket has bytes to give. A connection waiting for
+// its next message thus holds no buffer, at the cost of no extra system call: like a
+// net.Conn Read, it tries a read, and on EAGAIN waits in the runtime's poller — here
+// having put the buffer back first.
+type rawReader struct {
+	rc   syscall.RawConn
+	fn   func(fd uintptr) bool // c.rawRead, bound once so that reads do not allocate
+	c    *Conn
+	n    int
+	errn error
+}
+
+func (r *rawReader) init(c *Conn) {
+	tcp, ok := c.nc.(*net.TCPConn)
+	if !ok {
+		return
+	}
+	rc, err := tcp.SyscallConn()
+	if err != nil {
+		return
+	}
+	r.rc, r.c = rc, c
+	r.fn = r.read
+}
+
+// ready reports whether the raw path can be used.
+func (r *rawReader) ready() bool { return r.rc != nil }
+
+// fill reads into the connection's read buffer, which holds no unread bytes, at least one
+// byte.
+func (r *rawReader) fill() error {
+	r.n, r.errn = 0, nil
+	if err := r.rc.Read(r.fn); err != nil {
+		return err // a deadline, or the connection closed
+	}
+	if r.errn != nil {
+		return r.errn
+	}
+	if r.n == 0 {
+		return io.EOF
+	}
+	return nil
+}
+
+func (r *rawReader) read(fd uintptr) bool {
+	c := r.c
+	if c.rbuf == nil {
+		c.rbuf = getBuffer(c.opts.ReadBufferSize)
+	}
+	c.r, c.w = 0, 0
+	for {
+		n, err := syscall.Read(int(fd), *c.rbuf)
+		switch err {
+		case nil:
+			r.n = n
+			c.w = n
+			return true
+		case syscall.EINTR:
+			continue
+		case syscall.EAGAIN:
+			// Nothing to read: wait without holding the buffer.
+			putBuffer(c.rbuf)
+			c.rbuf = nil
+			return false
+		default:
+			r.errn = os.NewSyscallError("read", err)
+			return true
+		}
+	}
+}
