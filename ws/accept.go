@@ -112,8 +112,8 @@ func checkRequest(r *http.Request) error {
 		return &handshakeError{http.StatusUpgradeRequired, `"Upgrade: websocket" header missing`}
 	case !headerHasToken(r.Header, "Connection", "upgrade"):
 		return &handshakeError{http.StatusUpgradeRequired, `"Connection: upgrade" header missing`}
-	case r.Header.Get("Sec-WebSocket-Version") != "13":
-		return &handshakeError{http.StatusUpgradeRequired, "unsupported Sec-WebSocket-Version " + strconvQuote(r.Header.Get("Sec-WebSocket-Version")) + ", want 13"}
+	case len(r.Header["Sec-Websocket-Version"]) != 1 || r.Header.Get("Sec-WebSocket-Version") != "13":
+		return &handshakeError{http.StatusUpgradeRequired, "unsupported Sec-WebSocket-Version " + strconvQuote(strings.Join(r.Header.Values("Sec-WebSocket-Version"), ", ")) + ", want 13"}
 	case len(r.Header["Sec-Websocket-Key"]) != 1 || !validKey(r.Header.Get("Sec-WebSocket-Key")):
 		return &handshakeError{http.StatusBadRequest, "Sec-WebSocket-Key is not base64 of 16 bytes"}
 	}

@@ -13,10 +13,11 @@ import (
 // the CloseTimeout option. A reason longer than a control frame allows is cut and
 // marked with "…".
 //
-// Close returns nil if the peer answered. Messages that arrive while Close waits are
-// discarded, unless another goroutine is reading, in which case it receives them and then
-// the peer's *[CloseError]. Close may be called from any goroutine, and more than once;
-// later calls wait for the first to finish and return net.ErrClosed.
+// Close returns nil if the peer answered. Messages that arrive while Close waits are not
+// lost: the goroutine reading receives them, and then the peer's *[CloseError]. (When no
+// Read is in progress, Close reads them itself and keeps them, up to the read limit in
+// all, for the reads that follow.) Close may be called from any goroutine, and more than
+// once; later calls wait for the first to finish and return net.ErrClosed.
 func (c *Conn) Close(code StatusCode, reason string) error {
 	if code != StatusNoStatusRcvd && !code.validOnWire() {
 		return fmt.Errorf("ws: close: code %d may not be sent", int(code))
@@ -57,13 +58,32 @@ func (c *Conn) waitClosed() {
 		c.readWatch.end() // a message abandoned by its Reader
 		c.nc.SetReadDeadline(time.Now().Add(timeout))
 		// Every error sets readErr: the peer's close frame, a protocol error, the
-		// deadline or the connection's end.
+		// deadline or the connection's end. Messages on the way are kept for the
+		// reads that follow, up to the read limit in all.
+		kept := int64(0)
+		limit := c.readLimit.Load()
+		if limit < 0 {
+			limit = DefaultReadLimit
+		}
 		for c.readErr == nil {
 			if c.msgOpen {
-				c.discardPayload()
-			} else {
-				c.nextFrame()
+				c.discardPayload() // the rest of a message abandoned by its Reader
+				continue
 			}
+			if c.nextFrame() != nil {
+				break
+			}
+			typ := c.msgType
+			msg, err := c.appendPayload(nil)
+			if err != nil {
+				break
+			}
+			c.releaseReadBuffer()
+			if kept += int64(len(msg)); kept > limit {
+				c.debug("ws: message received while closing dropped", "bytes", len(msg))
+				continue
+			}
+			c.pending = append(c.pending, pendingMessage{typ, msg})
 		}
 		c.readLock.unlock()
 		return

@@ -115,7 +115,8 @@ type Conn struct {
 	readWatch ctxWatch
 	raw       rawReader
 	reader    messageReader
-	frames    atomic.Uint64 // frames read, for keepalive
+	pending   []pendingMessage // messages Close read, for the reads that follow
+	frames    atomic.Uint64    // frames read, for keepalive
 
 	// Writing: a whole data message holds msgLock, each frame frameLock.
 	msgLock    semaphore

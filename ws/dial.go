@@ -169,7 +169,7 @@ func checkResponse(resp *http.Response, key string, offered []string) (string, e
 		return "", fmt.Errorf(`response has no "Upgrade: websocket" header`)
 	case !headerHasToken(resp.Header, "Connection", "upgrade"):
 		return "", fmt.Errorf(`response has no "Connection: upgrade" header`)
-	case resp.Header.Get("Sec-WebSocket-Accept") != acceptKey(key):
+	case len(resp.Header["Sec-Websocket-Accept"]) != 1 || resp.Header.Get("Sec-WebSocket-Accept") != acceptKey(key):
 		return "", fmt.Errorf("Sec-WebSocket-Accept %q does not match the key sent", resp.Header.Get("Sec-WebSocket-Accept"))
 	}
 	// §4.1: an extension or subprotocol the client did not offer fails the connection.

@@ -1,6 +1,7 @@
 package ws
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -29,11 +30,25 @@ func (c *Conn) ReadAppend(ctx context.Context, dst []byte) (MessageType, []byte,
 		return 0, dst, fmt.Errorf("ws: read: %w", err)
 	}
 	defer c.readLock.unlock()
+	if typ, msg, ok := c.popPending(); ok {
+		return typ, append(dst, msg...), nil
+	}
 	typ, err := c.beginMessage(ctx)
 	if err != nil {
 		return 0, dst, err
 	}
+	dst, err = c.appendPayload(dst)
+	if err != nil {
+		return 0, dst, err
+	}
+	c.endMessage()
+	return typ, dst, nil
+}
+
+// appendPayload appends the rest of the open message to dst.
+func (c *Conn) appendPayload(dst []byte) ([]byte, error) {
 	start := len(dst)
+	var err error
 	for {
 		if len(dst) == cap(dst) {
 			// Grow by what has arrived: the payload read so far, or what is buffered,
@@ -52,10 +67,9 @@ func (c *Conn) ReadAppend(ctx context.Context, dst []byte) (MessageType, []byte,
 		}
 	}
 	if err != io.EOF {
-		return 0, dst[:start], err
+		return dst[:start], err
 	}
-	c.endMessage()
-	return typ, dst, nil
+	return dst, nil
 }
 
 // Reader waits for the next data message and returns its type and a reader of its
@@ -67,11 +81,35 @@ func (c *Conn) Reader(ctx context.Context) (MessageType, io.Reader, error) {
 		return 0, nil, fmt.Errorf("ws: read: %w", err)
 	}
 	defer c.readLock.unlock()
+	if typ, msg, ok := c.popPending(); ok {
+		return typ, bytes.NewReader(msg), nil
+	}
 	typ, err := c.beginMessage(ctx)
 	if err != nil {
 		return 0, nil, err
 	}
 	return typ, &c.reader, nil
+}
+
+// pendingMessage is a message that Close read while waiting for the peer's close frame,
+// kept for the reads that follow.
+type pendingMessage struct {
+	typ MessageType
+	msg []byte
+}
+
+// popPending returns the oldest message Close kept, if any.
+func (c *Conn) popPending() (MessageType, []byte, bool) {
+	if len(c.pending) == 0 {
+		return 0, nil, false
+	}
+	m := c.pending[0]
+	c.pending[0] = pendingMessage{}
+	c.pending = c.pending[1:]
+	if len(c.pending) == 0 {
+		c.pending = nil
+	}
+	return m.typ, m.msg, true
 }
 
 // messageReader reads the payload of the message that [Conn.Reader] returned.
@@ -81,13 +119,9 @@ type messageReader struct {
 
 func (r *messageReader) Read(p []byte) (int, error) {
 	c := r.c
-	ctx := c.readWatch.ctx
-	if ctx == nil {
-		ctx = context.Background()
-	}
-	if err := c.readLock.lock(ctx); err != nil {
-		return 0, fmt.Errorf("ws: read: %w", err)
-	}
+	// The message's context, given to Reader, governs the network reads; the lock is
+	// free unless Close is reading.
+	c.readLock.lock(context.Background())
 	defer c.readLock.unlock()
 	if c.readErr != nil {
 		return 0, c.readErr
@@ -252,7 +286,8 @@ func (c *Conn) nextFrame() error {
 			c.msgSize = 0
 			c.text.reset()
 		}
-		if limit := c.readLimit.Load(); limit >= 0 && c.msgSize+h.length > limit {
+		// Written so that it cannot overflow: both sides are non-negative.
+		if limit := c.readLimit.Load(); limit >= 0 && h.length > limit-c.msgSize {
 			return c.fail(protocolErrorf(StatusMessageTooBig, "message exceeds the read limit of %d bytes", limit))
 		}
 		c.frame = h

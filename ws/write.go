@@ -162,7 +162,8 @@ func (c *Conn) writeFrame(ctx context.Context, fin bool, op opcode, p []byte) er
 		return err
 	}
 	c.writeErr = err
-	c.closeNow(err)
+	// Readers see the lost connection as an abnormal closure (1006), as when a read fails.
+	c.closeNow(fmt.Errorf("%w: %w", &CloseError{Code: StatusAbnormalClosure, Reason: "connection lost while writing"}, err))
 	return err
 }
 
