@@ -118,9 +118,8 @@ func Dial(ctx context.Context, rawURL string, opts *DialOptions) (*Conn, *http.R
 
 // handshake sends the opening handshake on nc and checks the response (§4.1, §4.2.2).
 func handshake(ctx context.Context, nc net.Conn, o *DialOptions, req *http.Request, key string) (*Conn, *http.Response, error) {
-	if d, ok := ctx.Deadline(); ok {
-		nc.SetDeadline(d)
-	}
+	// The context ends the handshake through the connection's deadline, and is then
+	// always done, so errors report the context rather than a bare timeout.
 	stop := context.AfterFunc(ctx, func() { nc.SetDeadline(aLongTimeAgo) })
 	defer stop()
 	fail := func(err error) error {

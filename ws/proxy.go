@@ -50,9 +50,6 @@ func dialProxy(ctx context.Context, dial dialFunc, cfg *tls.Config, proxy *url.U
 		nc = tc
 	}
 
-	if d, ok := ctx.Deadline(); ok {
-		nc.SetDeadline(d)
-	}
 	stop := context.AfterFunc(ctx, func() { nc.SetDeadline(aLongTimeAgo) })
 	if proxy.Scheme == "socks5" || proxy.Scheme == "socks5h" {
 		err = socks5Connect(nc, proxy.User, addr)

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -141,12 +142,15 @@ func parseClosePayload(p []byte) (*CloseError, error) {
 
 // appendClosePayload appends the payload of a close frame with the given code and reason.
 // A reason longer than a control frame allows is cut at a rune boundary and marked with
-// "…". StatusNoStatusRcvd gives an empty payload.
+// "…"; invalid UTF-8 in it is replaced by U+FFFD. StatusNoStatusRcvd gives an empty
+// payload.
 func appendClosePayload(b []byte, code StatusCode, reason string) []byte {
 	if code == StatusNoStatusRcvd {
 		return b
 	}
 	b = binary.BigEndian.AppendUint16(b, uint16(code))
+	// §5.5.1: the reason is UTF-8; invalid bytes would make the peer fail with 1007.
+	reason = strings.ToValidUTF8(reason, "\uFFFD")
 	if len(reason) > maxCloseReason {
 		cut := maxCloseReason - len(closeReasonTruncatedSuffix)
 		for cut > 0 && !utf8.RuneStart(reason[cut]) {
