@@ -102,7 +102,7 @@ type Conn struct {
 	maskKey     func() uint32 // masking keys of a client's frames
 
 	// Reading: owned by whoever holds readLock.
-	readLock  semaphore
+	readLock  ctxMutex
 	rbuf      *[]byte // pooled; nil while nothing is buffered between messages
 	r, w      int     // unread bytes are (*rbuf)[r:w]
 	frame     header  // the data frame being read
@@ -119,8 +119,8 @@ type Conn struct {
 	frames    atomic.Uint64    // frames read, for keepalive
 
 	// Writing: a whole data message holds msgLock, each frame frameLock.
-	msgLock    semaphore
-	frameLock  semaphore
+	msgLock    ctxMutex
+	frameLock  ctxMutex
 	closeSent  bool  // under frameLock
 	writeErr   error // under frameLock; once set, every write returns it
 	writeWatch ctxWatch
@@ -151,9 +151,6 @@ func newConn(nc net.Conn, client bool, subprotocol string, o *ConnOptions, lefto
 		client:      client,
 		subprotocol: subprotocol,
 		opts:        o.withDefaults(),
-		readLock:    make(semaphore, 1),
-		msgLock:     make(semaphore, 1),
-		frameLock:   make(semaphore, 1),
 		closed:      make(chan struct{}),
 		maskKey:     rand.Uint32,
 	}
@@ -195,33 +192,55 @@ func (c *Conn) debug(msg string, args ...any) {
 	}
 }
 
-// semaphore is a mutex whose Lock can be abandoned when a context ends.
-type semaphore chan struct{}
+// ctxMutex is a mutex whose lock can be abandoned when a context ends. Taking it when it is
+// free, or with a context that is never done, costs what a sync.Mutex does; only a wait
+// that a context may cut short takes a goroutine, which ends as soon as the holder
+// unlocks.
+type ctxMutex struct {
+	mu sync.Mutex
+}
 
-func (s semaphore) lock(ctx context.Context) error {
-	select {
-	case s <- struct{}{}:
+func (m *ctxMutex) lock(ctx context.Context) error {
+	if m.mu.TryLock() {
 		return nil
-	default:
 	}
+	if ctx.Done() == nil {
+		m.mu.Lock()
+		return nil
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	const (
+		waiting = iota
+		handedOver
+		abandoned
+	)
+	var state atomic.Int32
+	acquired := make(chan struct{})
+	go func() {
+		m.mu.Lock()
+		if !state.CompareAndSwap(waiting, handedOver) {
+			m.mu.Unlock() // the waiter gave up
+			return
+		}
+		close(acquired)
+	}()
 	select {
-	case s <- struct{}{}:
+	case <-acquired:
 		return nil
 	case <-ctx.Done():
-		return ctx.Err()
+		if state.CompareAndSwap(waiting, abandoned) {
+			return ctx.Err()
+		}
+		<-acquired // handed over in the meantime
+		return nil
 	}
 }
 
-func (s semaphore) tryLock() bool {
-	select {
-	case s <- struct{}{}:
-		return true
-	default:
-		return false
-	}
-}
+func (m *ctxMutex) tryLock() bool { return m.mu.TryLock() }
 
-func (s semaphore) unlock() { <-s }
+func (m *ctxMutex) unlock() { m.mu.Unlock() }
 
 // aLongTimeAgo is a deadline in the past, which makes a blocked read or write return.
 var aLongTimeAgo = time.Unix(1, 0)

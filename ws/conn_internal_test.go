@@ -1,0 +1,64 @@
+package ws
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+)
+
+// TestCtxMutex checks the lock behind the connection's read and write sides: a waiter
+// whose context ends gives up without taking the lock, and a lock handed over while the
+// context ends is never lost.
+func TestCtxMutex(t *testing.T) {
+	var m ctxMutex
+	if err := m.lock(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	if err := m.lock(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("lock held elsewhere: got %v, want context.DeadlineExceeded", err)
+	}
+	m.unlock()
+	// The abandoned waiter must not keep the lock it gets after giving up.
+	if err := m.lock(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	m.unlock()
+
+	// Many goroutines with contexts that end at random moments: every lock taken is
+	// released once, and the lock is free at the end.
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	held := 0
+	for i := range 200 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ctx, cancel := context.WithTimeout(context.Background(), time.Duration(i%7)*time.Microsecond)
+			defer cancel()
+			if m.lock(ctx) != nil {
+				return
+			}
+			mu.Lock()
+			held++
+			if held != 1 {
+				t.Error("two holders at once")
+			}
+			held--
+			mu.Unlock()
+			m.unlock()
+		}()
+	}
+	wg.Wait()
+	deadline := time.Now().Add(5 * time.Second)
+	for !m.tryLock() {
+		if time.Now().After(deadline) {
+			t.Fatal("lock still held after every goroutine returned")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	m.unlock()
+}
