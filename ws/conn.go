@@ -245,14 +245,15 @@ func (m *ctxMutex) unlock() { m.mu.Unlock() }
 // aLongTimeAgo is a deadline in the past, which makes a blocked read or write return.
 var aLongTimeAgo = time.Unix(1, 0)
 
-// ctxWatch makes a blocking read or write on the connection end when a context does,
-// through the connection's deadline. A context that has no deadline and is never done
+// ctxWatch makes a blocking read or write on the connection end when a context does: once
+// the context is done, a function set by context.AfterFunc moves the connection's deadline
+// into the past. The context's own deadline is not copied onto the connection, so an
+// operation the watch ends always finds the context done. A context that is never done
 // (context.Background) costs nothing.
 type ctxWatch struct {
 	setDeadline func(time.Time) error
 	ctx         context.Context
 	stop        func() bool
-	deadline    bool // a deadline is set on the connection
 
 	mu    sync.Mutex // guards gen and fired against the AfterFunc
 	gen   uint64
@@ -264,10 +265,6 @@ func (w *ctxWatch) init(set func(time.Time) error) { w.setDeadline = set }
 // start arranges for ctx to interrupt the operation that follows, until end.
 func (w *ctxWatch) start(ctx context.Context) {
 	w.ctx = ctx
-	if d, ok := ctx.Deadline(); ok {
-		w.setDeadline(d)
-		w.deadline = true
-	}
 	if ctx.Done() == nil {
 		return
 	}
@@ -303,24 +300,11 @@ func (w *ctxWatch) end() error {
 		w.fired = false
 		w.mu.Unlock()
 	}
-	if fired || w.deadline {
+	if fired {
 		w.setDeadline(time.Time{})
-		w.deadline = false
 	}
-	if fired || ctx.Err() != nil {
-		return contextError(ctx)
-	}
-	return nil
+	return ctx.Err() // set whenever fired is
 }
 
 // active reports whether a context is being watched.
 func (w *ctxWatch) active() bool { return w.ctx != nil }
-
-// contextError returns ctx's error; a context whose deadline has passed but whose error is
-// not yet set reports context.DeadlineExceeded.
-func contextError(ctx context.Context) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	return context.DeadlineExceeded
-}

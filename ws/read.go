@@ -26,6 +26,9 @@ func (c *Conn) Read(ctx context.Context) (MessageType, []byte, error) {
 // slice, so a caller that reuses its buffer reads without allocating. dst grows only as
 // payload arrives, never by what a frame header announces.
 func (c *Conn) ReadAppend(ctx context.Context, dst []byte) (MessageType, []byte, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, dst, fmt.Errorf("ws: read: %w", err)
+	}
 	if err := c.readLock.lock(ctx); err != nil {
 		return 0, dst, fmt.Errorf("ws: read: %w", err)
 	}
@@ -77,6 +80,9 @@ func (c *Conn) appendPayload(dst []byte) ([]byte, error) {
 // call of Reader, Read or ReadAppend, which discards whatever of the message was not read.
 // ctx governs Reader and the reads of the message's payload, until io.EOF.
 func (c *Conn) Reader(ctx context.Context) (MessageType, io.Reader, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, nil, fmt.Errorf("ws: read: %w", err)
+	}
 	if err := c.readLock.lock(ctx); err != nil {
 		return 0, nil, fmt.Errorf("ws: read: %w", err)
 	}

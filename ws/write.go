@@ -21,6 +21,9 @@ func (c *Conn) Write(ctx context.Context, typ MessageType, p []byte) error {
 	if err := checkMessageType(typ); err != nil {
 		return err
 	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("ws: write: %w", err)
+	}
 	if err := c.msgLock.lock(ctx); err != nil {
 		return fmt.Errorf("ws: write: %w", err)
 	}
@@ -36,6 +39,9 @@ func (c *Conn) Write(ctx context.Context, typ MessageType, p []byte) error {
 func (c *Conn) Writer(ctx context.Context, typ MessageType) (io.WriteCloser, error) {
 	if err := checkMessageType(typ); err != nil {
 		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("ws: write: %w", err)
 	}
 	if err := c.msgLock.lock(ctx); err != nil {
 		return nil, fmt.Errorf("ws: write: %w", err)
