@@ -2,6 +2,7 @@ package ws
 
 import (
 	"context"
+	crand "crypto/rand"
 	"log/slog"
 	"math/rand/v2"
 	"net"
@@ -84,6 +85,16 @@ func (o *ConnOptions) withDefaults() ConnOptions {
 	return c
 }
 
+// newMaskKeySource returns a source of masking keys for one client connection: a ChaCha8
+// generator, which math/rand/v2 documents as cryptographically strong, seeded from
+// crypto/rand (RFC 6455 §5.3: keys come "from a strong source of entropy" and must be
+// unpredictable).
+func newMaskKeySource() func() uint32 {
+	var seed [32]byte
+	crand.Read(seed[:])
+	return rand.NewChaCha8(seed).Uint32
+}
+
 // minReadBufferSize is the smallest read buffer: it must hold a whole control frame
 // (14-byte header and 125-byte payload), which is handled only once it is all buffered.
 const minReadBufferSize = 512
@@ -152,7 +163,9 @@ func newConn(nc net.Conn, client bool, subprotocol string, o *ConnOptions, lefto
 		subprotocol: subprotocol,
 		opts:        o.withDefaults(),
 		closed:      make(chan struct{}),
-		maskKey:     rand.Uint32,
+	}
+	if client {
+		c.maskKey = newMaskKeySource()
 	}
 	c.tcp, _ = nc.(*net.TCPConn)
 	c.readLimit.Store(c.opts.ReadLimit)
