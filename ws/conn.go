@@ -92,7 +92,8 @@ func (o *ConnOptions) withDefaults() ConnOptions {
 func newMaskKeySource() func() uint32 {
 	var seed [32]byte
 	crand.Read(seed[:])
-	return rand.NewChaCha8(seed).Uint32
+	g := rand.NewChaCha8(seed)
+	return func() uint32 { return uint32(g.Uint64()) }
 }
 
 // minReadBufferSize is the smallest read buffer: it must hold a whole control frame
