@@ -1,0 +1,243 @@
+// Package deflate is a DEFLATE (RFC 1951) compressor made for permessage-deflate (RFC 7692):
+// its sliding window is exactly the negotiated size, from 256 bytes (8 window bits) to
+// 32 KiB (15), so it never references data the peer's decompressor has let go of; its
+// state is small, and sized by that window; and it ends each message with the sync flush
+// that RFC 7692 §7.2.1 builds on.
+//
+// The standard library's compress/flate always uses a 32 KiB window and about a megabyte
+// of state per writer, which rules it out for small windows and for per-connection
+// context takeover. Decompression needs no such care: compress/flate reads any window.
+//
+// The encoder is a greedy LZ77 matcher over a hash table of 4-byte sequences, emitting
+// fixed-Huffman blocks (RFC 1951 §3.2.6), or stored blocks for data that does not
+// compress. It favours speed and small state over the last percent of ratio.
+package deflate
+
+import (
+	"encoding/binary"
+	"math/bits"
+)
+
+const (
+	// MinWindowBits and MaxWindowBits bound the window sizes permessage-deflate
+	// negotiates (RFC 7692 §7.1.2).
+	MinWindowBits = 8
+	MaxWindowBits = 15
+
+	minMatch      = 4 // the matcher hashes 4 bytes; DEFLATE allows 3
+	maxMatch      = 258
+	maxStoredSize = 65535
+	tableBits     = 13
+	tableSize     = 1 << tableBits
+	// maxOffset bounds the positions the table records, relative to base; past it the
+	// table is cleared and positions start again, long before int32 overflows.
+	maxOffset = 1 << 30
+)
+
+// Encoder compresses the messages of one direction of a connection. A message is any
+// number of Write calls followed by Flush. Without context takeover, call Reset after
+// each message (or take a fresh Encoder from a pool); with it, the window carries over.
+//
+// An Encoder holds the last window's worth of input and a 32 KiB hash table.
+type Encoder struct {
+	window int // bytes a match may reach back
+	// hist holds the input of which the window is the tail. Positions in the hash table
+	// are indexes into hist plus base.
+	hist  []byte
+	base  int32
+	table [tableSize]int32 // a position+1 per 4-byte hash, 0 for none
+
+	bw        bitWriter
+	inBlock   bool // a fixed-Huffman block is open
+	blockBits int  // bits written since the block opened (for the stored comparison)
+	tokens    []token
+}
+
+// NewEncoder returns an Encoder whose matches reach back at most 1<<windowBits bytes.
+// windowBits outside [MinWindowBits, MaxWindowBits] is clamped to that range.
+func NewEncoder(windowBits int) *Encoder {
+	windowBits = min(max(windowBits, MinWindowBits), MaxWindowBits)
+	e := &Encoder{window: 1 << windowBits}
+	e.base = 1
+	return e
+}
+
+// WindowBits returns the base-2 logarithm of the window.
+func (e *Encoder) WindowBits() int { return bits.Len(uint(e.window)) - 1 }
+
+// Reset forgets the window, as permessage-deflate without context takeover does at every
+// message's end. Clearing the table is avoided: positions recorded before the reset fall
+// below the new base and are ignored.
+func (e *Encoder) Reset() {
+	e.advanceBase(len(e.hist))
+	e.hist = e.hist[:0]
+	e.bw.reset()
+	e.inBlock = false
+}
+
+// advanceBase moves the table's origin past n bytes being dropped from hist.
+func (e *Encoder) advanceBase(n int) {
+	if int(e.base)+n+maxMatch+e.window >= maxOffset {
+		clear(e.table[:])
+		e.base = 1
+		return
+	}
+	e.base += int32(n)
+}
+
+// Write compresses p and appends the complete bytes produced to dst; a few bits may be
+// held back until the next Write or Flush.
+func (e *Encoder) Write(dst, p []byte) []byte {
+	for len(p) > 0 {
+		// Compress in chunks, so that hist stays within window + chunk and a chunk that
+		// does not compress costs at most one stored block.
+		chunk := p[:min(len(p), maxStoredSize)]
+		p = p[len(chunk):]
+		dst = e.writeChunk(dst, chunk)
+	}
+	return dst
+}
+
+func (e *Encoder) writeChunk(dst, p []byte) []byte {
+	// Keep only the window of history before the new input.
+	if drop := len(e.hist) - e.window; drop > 0 {
+		e.shiftTable(drop)
+		e.hist = append(e.hist[:0], e.hist[drop:]...)
+	}
+	start := len(e.hist)
+	e.hist = append(e.hist, p...)
+	e.tokens = e.match(e.tokens[:0], start)
+
+	// Fixed Huffman, or a stored block if that is smaller (RFC 1951 §3.2.4).
+	fixedBits := 0
+	for _, t := range e.tokens {
+		fixedBits += t.fixedBits()
+	}
+	storedBits := (len(p) + 5) * 8
+	if !e.inBlock {
+		fixedBits += 3
+	}
+	if fixedBits > storedBits {
+		if e.inBlock {
+			e.bw.writeBits(fixedLitCode[endOfBlock], fixedLitLen[endOfBlock])
+			e.inBlock = false
+		}
+		e.bw.writeBits(0, 3) // BFINAL 0, BTYPE 00
+		e.bw.align()
+		var h [4]byte
+		binary.LittleEndian.PutUint16(h[0:], uint16(len(p)))
+		binary.LittleEndian.PutUint16(h[2:], ^uint16(len(p)))
+		dst = e.bw.flushBytes(dst)
+		dst = append(dst, h[:]...)
+		return append(dst, p...)
+	}
+	if !e.inBlock {
+		e.bw.writeBits(1<<1, 3) // BFINAL 0, BTYPE 01
+		e.inBlock = true
+	}
+	for _, t := range e.tokens {
+		dst = e.writeToken(dst, t)
+	}
+	return e.bw.flushBytes(dst)
+}
+
+// Flush ends the message: it closes the open block and writes an empty stored block,
+// whose last four bytes, 00 00 ff ff, it leaves out (RFC 7692 §7.2.1). The output then
+// ends on a byte boundary, and the next message starts afresh.
+func (e *Encoder) Flush(dst []byte) []byte {
+	if e.inBlock {
+		e.bw.writeBits(fixedLitCode[endOfBlock], fixedLitLen[endOfBlock])
+		e.inBlock = false
+	}
+	e.bw.writeBits(0, 3) // an empty stored block: BFINAL 0, BTYPE 00, then 00 00 ff ff
+	e.bw.align()
+	return e.bw.flushBytes(dst)
+}
+
+// shiftTable accounts for dropping n bytes from the front of hist.
+func (e *Encoder) shiftTable(n int) { e.advanceBase(n) }
+
+// match finds matches in hist[start:], reaching back into hist[:start] no further than
+// the window, and returns the literals and matches that encode hist[start:].
+func (e *Encoder) match(tokens []token, start int) []token {
+	src := e.hist
+	end := len(src)
+	lit := start // the first byte not yet in a token
+	// Positions before start were indexed when they were written, so a match may begin at
+	// any position with four bytes after it.
+	limit := end - minMatch + 1
+	i := start
+	skip := 32
+	for i < limit {
+		v := binary.LittleEndian.Uint32(src[i:])
+		h := hash(v)
+		cand := int(e.table[h]) - 1 - int(e.base)
+		e.table[h] = int32(i) + e.base + 1
+		if cand >= 0 && i-cand <= e.window && cand < i && binary.LittleEndian.Uint32(src[cand:]) == v {
+			// Extend the match.
+			n := minMatch
+			for n < maxMatch && i+n < end && src[cand+n] == src[i+n] {
+				n++
+			}
+			for ; lit < i; lit++ {
+				tokens = append(tokens, literal(src[lit]))
+			}
+			tokens = append(tokens, match(n, i-cand))
+			// Record a position inside the match, cheaply improving later matches.
+			if i+n-1 < limit && n > minMatch {
+				p := i + n - 1
+				e.table[hash(binary.LittleEndian.Uint32(src[p:]))] = int32(p) + e.base + 1
+			}
+			i += n
+			lit = i
+			skip = 32
+			continue
+		}
+		// No match: step further the longer matches have been missing (as Snappy does).
+		i += skip >> 5
+		skip++
+	}
+	for ; lit < end; lit++ {
+		tokens = append(tokens, literal(src[lit]))
+	}
+	return tokens
+}
+
+func hash(v uint32) uint32 { return (v * 0x1e35a7bd) >> (32 - tableBits) }
+
+// token is a literal byte or a match: for a literal, the byte; for a match, its length
+// and distance.
+type token struct {
+	length uint16 // 0 for a literal
+	value  uint16 // the literal byte, or the match distance
+}
+
+func literal(b byte) token         { return token{value: uint16(b)} }
+func match(length, dist int) token { return token{length: uint16(length), value: uint16(dist)} }
+
+// fixedBits is the token's size in a fixed-Huffman block.
+func (t token) fixedBits() int {
+	if t.length == 0 {
+		return int(fixedLitLen[t.value])
+	}
+	lc := lengthCode(int(t.length))
+	dc := distCode(int(t.value))
+	return int(fixedLitLen[257+lc]) + int(lengthExtra[lc]) + 5 + int(distExtra[dc])
+}
+
+func (e *Encoder) writeToken(dst []byte, t token) []byte {
+	if t.length == 0 {
+		e.bw.writeBits(fixedLitCode[t.value], fixedLitLen[t.value])
+	} else {
+		lc := lengthCode(int(t.length))
+		e.bw.writeBits(fixedLitCode[257+lc], fixedLitLen[257+lc])
+		e.bw.writeBits(uint32(int(t.length)-int(lengthBase[lc])), lengthExtra[lc])
+		dc := distCode(int(t.value))
+		e.bw.writeBits(uint32(fixedDistCode[dc]), 5)
+		e.bw.writeBits(uint32(int(t.value)-int(distBase[dc])), distExtra[dc])
+	}
+	if e.bw.n >= 32 {
+		dst = e.bw.flushBytes(dst)
+	}
+	return dst
+}

@@ -1,0 +1,321 @@
+package deflate
+
+import (
+	"bytes"
+	"compress/flate"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"testing"
+)
+
+// The tail RFC 7692 §7.2.2 appends before decompressing, then a final empty stored block
+// so that compress/flate ends cleanly.
+const syncTail = "\x00\x00\xff\xff"
+const finalBlock = "\x01\x00\x00\xff\xff"
+
+// inputs returns test messages: empty, tiny, text, repetitive, random, and long.
+func inputs() map[string][]byte {
+	r := rand.New(rand.NewPCG(1, 2))
+	random := make([]byte, 100_000)
+	for i := range random {
+		random[i] = byte(r.Uint32())
+	}
+	var text bytes.Buffer
+	words := []string{"alpha ", "beta ", "gamma ", "{\"type\":\"message\",\"text\":\"", "duplex ", "\"}\n", "κόσμε ", "websocket "}
+	for text.Len() < 200_000 {
+		text.WriteString(words[r.IntN(len(words))])
+	}
+	return map[string][]byte{
+		"empty":       {},
+		"one":         []byte("a"),
+		"hello":       []byte("Hello"),
+		"short-rep":   []byte("abcabcabcabcabcabc"),
+		"zeros-64k":   make([]byte, 65536),
+		"zeros-300k":  make([]byte, 300_000),
+		"text-1k":     text.Bytes()[:1024],
+		"text-200k":   text.Bytes(),
+		"random-100k": random,
+		"random-10":   random[:10],
+		"mixed":       append(append([]byte{}, random[:5000]...), text.Bytes()[:50_000]...),
+	}
+}
+
+// compressMessage compresses p as one message, in Writes of chunk bytes (all at once if 0).
+func compressMessage(e *Encoder, p []byte, chunk int) []byte {
+	var out []byte
+	if chunk <= 0 {
+		chunk = max(len(p), 1)
+	}
+	for len(p) > 0 {
+		n := min(chunk, len(p))
+		out = e.Write(out, p[:n])
+		p = p[n:]
+	}
+	return e.Flush(out)
+}
+
+func inflate(t *testing.T, compressed []byte) []byte {
+	t.Helper()
+	r := flate.NewReader(io.MultiReader(bytes.NewReader(compressed), bytes.NewReader([]byte(syncTail+finalBlock))))
+	out, err := io.ReadAll(r)
+	if err != nil {
+		t.Fatalf("inflate: %v", err)
+	}
+	return out
+}
+
+// TestRoundTrip compresses every input, whole and in chunks, at every window size, and
+// checks that compress/flate restores it and that no match reaches past the window.
+func TestRoundTrip(t *testing.T) {
+	for name, in := range inputs() {
+		for wb := MinWindowBits; wb <= MaxWindowBits; wb++ {
+			for _, chunk := range []int{0, 1, 1000, 70_000} {
+				if chunk == 1 && len(in) > 5000 {
+					continue
+				}
+				t.Run(fmt.Sprintf("%s/w%d/chunk%d", name, wb, chunk), func(t *testing.T) {
+					e := NewEncoder(wb)
+					c := compressMessage(e, in, chunk)
+					if got := inflate(t, c); !bytes.Equal(got, in) {
+						t.Fatalf("round trip: got %d bytes, want %d", len(got), len(in))
+					}
+					if _, err := checkStream(c, 1<<wb, nil); err != nil {
+						t.Fatal(err)
+					}
+				})
+			}
+		}
+	}
+}
+
+// TestContextTakeover compresses several messages with one Encoder, as with context
+// takeover: each message may refer to earlier ones, within the window, and the
+// concatenated stream decompresses to the concatenated messages.
+func TestContextTakeover(t *testing.T) {
+	ins := inputs()
+	msgs := [][]byte{ins["text-1k"], ins["hello"], ins["text-1k"], ins["empty"], ins["random-10"], ins["text-200k"], ins["text-1k"], ins["zeros-64k"], ins["text-1k"]}
+	for wb := MinWindowBits; wb <= MaxWindowBits; wb++ {
+		t.Run(fmt.Sprintf("w%d", wb), func(t *testing.T) {
+			e := NewEncoder(wb)
+			var stream, want []byte
+			var history []byte
+			for i, m := range msgs {
+				c := compressMessage(e, m, 0)
+				// Each message must decode with only the window of earlier output.
+				var err error
+				history, err = checkStream(c, 1<<wb, history)
+				if err != nil {
+					t.Fatalf("message %d: %v", i, err)
+				}
+				stream = append(append(stream, c...), syncTail...)
+				want = append(want, m...)
+			}
+			if got := inflate(t, stream[:len(stream)-len(syncTail)]); !bytes.Equal(got, want) {
+				t.Fatalf("takeover stream: got %d bytes, want %d", len(got), len(want))
+			}
+			// The second text-1k message should cost far less than the first.
+			e2 := NewEncoder(15)
+			first := len(compressMessage(e2, ins["text-1k"], 0))
+			second := len(compressMessage(e2, ins["text-1k"], 0))
+			if second*2 > first {
+				t.Errorf("repeated message: %d bytes then %d; takeover should shrink it", first, second)
+			}
+		})
+	}
+}
+
+// TestReset checks that after Reset nothing refers to earlier messages: each message
+// decodes on its own.
+func TestReset(t *testing.T) {
+	ins := inputs()
+	e := NewEncoder(15)
+	for i := range 5 {
+		c := compressMessage(e, ins["text-1k"], 0)
+		if _, err := checkStream(c, 1<<15, nil); err != nil {
+			t.Fatalf("message %d: %v", i, err)
+		}
+		if got := inflate(t, c); !bytes.Equal(got, ins["text-1k"]) {
+			t.Fatalf("message %d: round trip failed", i)
+		}
+		e.Reset()
+	}
+}
+
+// TestRFC7692Examples checks the byte sequences of RFC 7692 §7.2.3.
+func TestRFC7692Examples(t *testing.T) {
+	// §7.2.3.1: "Hello" compresses to f2 48 cd c9 c9 07 00 (fixed Huffman, no matches).
+	e := NewEncoder(15)
+	if got := compressMessage(e, []byte("Hello"), 0); !bytes.Equal(got, []byte{0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00}) {
+		t.Errorf(`"Hello": % x, want f2 48 cd c9 c9 07 00`, got)
+	}
+	// §7.2.3.2: with context takeover the second "Hello" refers to the first. The RFC's
+	// encoder gives f2 00 11 00 00 (a literal and a 4-byte match); ours matches all five
+	// bytes. Either must decode to "Hello" given the first message as history, and be
+	// shorter than the first.
+	second := compressMessage(e, []byte("Hello"), 0)
+	out, err := checkStream(second, 1<<15, []byte("Hello"))
+	if err != nil || string(out) != "HelloHello" || len(second) >= 7 {
+		t.Errorf(`second "Hello": % x decodes to %q, %v`, second, out, err)
+	}
+	if out, err := checkStream([]byte{0xf2, 0x00, 0x11, 0x00, 0x00}, 1<<15, []byte("Hello")); err != nil || string(out) != "HelloHello" {
+		t.Errorf("the RFC's second message decodes to %q, %v", out, err)
+	}
+	// §7.2.3.6 (empty message): a lone 00.
+	e.Reset()
+	if got := compressMessage(e, nil, 0); !bytes.Equal(got, []byte{0x00}) {
+		t.Errorf("empty message: % x, want 00", got)
+	}
+}
+
+func TestWindowBitsClamp(t *testing.T) {
+	for _, c := range []struct{ in, want int }{{0, 8}, {8, 8}, {12, 12}, {15, 15}, {20, 15}} {
+		if got := NewEncoder(c.in).WindowBits(); got != c.want {
+			t.Errorf("NewEncoder(%d).WindowBits() = %d, want %d", c.in, got, c.want)
+		}
+	}
+}
+
+func TestCodes(t *testing.T) {
+	for n := 3; n <= 258; n++ {
+		c := lengthCode(n)
+		if n < int(lengthBase[c]) || n >= int(lengthBase[c])+1<<lengthExtra[c] && c != 28 {
+			t.Fatalf("length %d: code %d covers [%d, %d)", n, c, lengthBase[c], int(lengthBase[c])+1<<lengthExtra[c])
+		}
+	}
+	for d := 1; d <= 32768; d++ {
+		c := distCode(d)
+		if d < int(distBase[c]) || d >= int(distBase[c])+1<<distExtra[c] {
+			t.Fatalf("distance %d: code %d covers [%d, %d)", d, c, distBase[c], int(distBase[c])+1<<distExtra[c])
+		}
+	}
+}
+
+// checkStream decodes a message's compressed bytes (as Flush leaves them, without the
+// 00 00 ff ff tail) independently of compress/flate: it understands the stored and fixed
+// Huffman blocks the Encoder writes, and fails if a match reaches further back than window
+// or than the output so far (history being what earlier messages left). It returns the
+// history extended by this message.
+func checkStream(c []byte, window int, history []byte) ([]byte, error) {
+	br := &bitReader{b: append(append([]byte{}, c...), syncTail...)}
+	out := history
+	for {
+		final := br.bits(1)
+		typ := br.bits(2)
+		if br.err != nil {
+			return out, br.err
+		}
+		switch typ {
+		case 0:
+			br.alignByte()
+			n := br.bits(16)
+			nn := br.bits(16)
+			if br.err != nil {
+				return out, br.err
+			}
+			if n != ^nn&0xffff {
+				return out, fmt.Errorf("stored block LEN %d NLEN %d", n, nn)
+			}
+			for range n {
+				out = append(out, byte(br.bits(8)))
+			}
+			if n == 0 && br.pos == len(br.b) {
+				if final != 0 {
+					return out, errors.New("final block")
+				}
+				return out, br.err // the sync marker: the message's end
+			}
+		case 1:
+			for {
+				sym := br.fixedLit()
+				switch {
+				case br.err != nil:
+					return out, br.err
+				case sym < 256:
+					out = append(out, byte(sym))
+					continue
+				case sym == 256:
+				default:
+					lc := sym - 257
+					n := int(lengthBase[lc]) + br.bits(uint(lengthExtra[lc]))
+					dc := reverseBits(br.bits(5), 5)
+					d := int(distBase[dc]) + br.bits(uint(distExtra[dc]))
+					if d > window {
+						return out, fmt.Errorf("distance %d beyond the %d-byte window", d, window)
+					}
+					if d > len(out) {
+						return out, fmt.Errorf("distance %d beyond the %d bytes of output", d, len(out))
+					}
+					for range n {
+						out = append(out, out[len(out)-d])
+					}
+					continue
+				}
+				break
+			}
+		default:
+			return out, fmt.Errorf("block type %d", typ)
+		}
+		if final != 0 {
+			return out, errors.New("final block")
+		}
+	}
+}
+
+type bitReader struct {
+	b   []byte
+	pos int
+	bit uint
+	err error
+}
+
+func (r *bitReader) bits(n uint) int {
+	v := 0
+	for i := range n {
+		if r.pos >= len(r.b) {
+			r.err = io.ErrUnexpectedEOF
+			return 0
+		}
+		v |= int(r.b[r.pos]>>r.bit&1) << i
+		if r.bit++; r.bit == 8 {
+			r.bit, r.pos = 0, r.pos+1
+		}
+	}
+	return v
+}
+
+func (r *bitReader) alignByte() {
+	if r.bit != 0 {
+		r.bit, r.pos = 0, r.pos+1
+	}
+}
+
+// fixedLit reads a fixed-Huffman literal/length symbol, MSB of the code first.
+func (r *bitReader) fixedLit() int {
+	code := 0
+	for n := 1; n <= 9; n++ {
+		code = code<<1 | r.bits(1)
+		switch {
+		case n == 7 && code <= 0x17:
+			return 256 + code
+		case n == 8 && code >= 0x30 && code <= 0xBF:
+			return code - 0x30
+		case n == 8 && code >= 0xC0 && code <= 0xC7:
+			return 280 + code - 0xC0
+		case n == 9 && code >= 0x190:
+			return 144 + code - 0x190
+		}
+	}
+	r.err = errors.New("bad fixed code")
+	return 0
+}
+
+func reverseBits(v int, n uint) int {
+	r := 0
+	for range n {
+		r = r<<1 | v&1
+		v >>= 1
+	}
+	return r
+}
