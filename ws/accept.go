@@ -31,6 +31,10 @@ type AcceptOptions struct {
 	// connection with the user's cookies: use it only for endpoints that need no
 	// authentication.
 	InsecureSkipVerifyOrigin bool
+
+	// Compression configures permessage-deflate (RFC 7692). The zero value disables it:
+	// every offer is declined and the connection goes on uncompressed.
+	Compression CompressionOptions
 }
 
 // Accept completes a WebSocket opening handshake (RFC 6455 §4.2) on an HTTP/1.1 request
@@ -55,6 +59,7 @@ func Accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions) (*Conn,
 		}
 	}
 	subprotocol := selectSubprotocol(r.Header, o.Subprotocols)
+	extensions, params, compress := acceptDeflate(r.Header, &o.Compression)
 
 	nc, brw, err := http.NewResponseController(w).Hijack()
 	if err != nil {
@@ -71,6 +76,9 @@ func Accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions) (*Conn,
 	if subprotocol != "" {
 		resp.WriteString("Sec-WebSocket-Protocol: " + subprotocol + "\r\n")
 	}
+	if compress {
+		resp.WriteString("Sec-WebSocket-Extensions: " + extensions + "\r\n")
+	}
 	w.Header().WriteSubset(&resp, handshakeHeaders)
 	resp.WriteString("\r\n")
 	if _, err := nc.Write(resp.Bytes()); err != nil {
@@ -82,7 +90,11 @@ func Accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions) (*Conn,
 	if n := brw.Reader.Buffered(); n > 0 {
 		leftover, _ = brw.Reader.Peek(n)
 	}
-	return newConn(nc, false, subprotocol, &o.ConnOptions, leftover), nil
+	var ds *deflateState
+	if compress {
+		ds = newDeflateState(params, o.Compression.Threshold)
+	}
+	return newConn(nc, false, subprotocol, &o.ConnOptions, leftover, ds), nil
 }
 
 // handshakeHeaders are the response headers Accept writes itself; copies in w.Header()

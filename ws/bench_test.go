@@ -217,7 +217,7 @@ func BenchmarkWrite(b *testing.B) {
 	for _, client := range []bool{false, true} {
 		for _, size := range []int{16, 1 << 10, 64 << 10} {
 			b.Run(roleName(client)+"/"+sizeName(size), func(b *testing.B) {
-				c := newConn(discardConn{}, client, "", nil, nil)
+				c := newConn(discardConn{}, client, "", nil, nil, nil)
 				defer c.CloseNow()
 				msg := bytes.Repeat([]byte("x"), size)
 				ctx := context.Background()
@@ -247,7 +247,7 @@ func BenchmarkReadAppend(b *testing.B) {
 				if !client {
 					mask(key, frame[start:])
 				}
-				c := newConn(&replayConn{frames: frame}, client, "", nil, nil)
+				c := newConn(&replayConn{frames: frame}, client, "", nil, nil, nil)
 				defer c.CloseNow()
 				buf := make([]byte, 0, size)
 				ctx := context.Background()

@@ -114,21 +114,23 @@ type Conn struct {
 	maskKey     func() uint32 // masking keys of a client's frames
 
 	// Reading: owned by whoever holds readLock.
-	readLock  ctxMutex
-	rbuf      *[]byte // pooled; nil while nothing is buffered between messages
-	r, w      int     // unread bytes are (*rbuf)[r:w]
-	frame     header  // the data frame being read
-	frameLeft int64   // its payload bytes not yet read
-	msgOpen   bool    // a data message has started and not ended
-	msgType   MessageType
-	msgSize   int64 // payload bytes of the open message so far
-	text      utf8Validator
-	readErr   error // once set, every read returns it
-	readWatch ctxWatch
-	raw       rawReader
-	reader    messageReader
-	pending   []pendingMessage // messages Close read, for the reads that follow
-	frames    atomic.Uint64    // frames read, for keepalive
+	readLock      ctxMutex
+	rbuf          *[]byte // pooled; nil while nothing is buffered between messages
+	r, w          int     // unread bytes are (*rbuf)[r:w]
+	frame         header  // the data frame being read
+	frameLeft     int64   // its payload bytes not yet read
+	msgOpen       bool    // a data message has started and not ended
+	msgType       MessageType
+	msgSize       int64         // payload bytes of the open message so far, as sent
+	msgCompressed bool          // the open message is compressed (RSV1)
+	deflate       *deflateState // nil unless permessage-deflate was negotiated
+	text          utf8Validator
+	readErr       error // once set, every read returns it
+	readWatch     ctxWatch
+	raw           rawReader
+	reader        messageReader
+	pending       []pendingMessage // messages Close read, for the reads that follow
+	frames        atomic.Uint64    // frames read, for keepalive
 
 	// Writing: a whole data message holds msgLock, each frame frameLock.
 	msgLock    ctxMutex
@@ -157,13 +159,14 @@ type Conn struct {
 
 // newConn makes a Conn over nc, whose handshake has completed. leftover holds bytes read
 // past the handshake, which are the first bytes of the WebSocket stream.
-func newConn(nc net.Conn, client bool, subprotocol string, o *ConnOptions, leftover []byte) *Conn {
+func newConn(nc net.Conn, client bool, subprotocol string, o *ConnOptions, leftover []byte, deflate *deflateState) *Conn {
 	c := &Conn{
 		nc:          nc,
 		client:      client,
 		subprotocol: subprotocol,
 		opts:        o.withDefaults(),
 		closed:      make(chan struct{}),
+		deflate:     deflate,
 	}
 	if client {
 		c.maskKey = newMaskKeySource()

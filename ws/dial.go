@@ -28,6 +28,10 @@ type DialOptions struct {
 	// Subprotocols are offered to the server, most preferred first.
 	Subprotocols []string
 
+	// Compression configures permessage-deflate (RFC 7692). The zero value disables it:
+	// nothing is offered.
+	Compression CompressionOptions
+
 	// TLSConfig configures wss:// connections, and https:// proxies. Nil means the
 	// defaults of crypto/tls. ServerName defaults to the URL's host, and NextProtos to
 	// http/1.1.
@@ -102,6 +106,9 @@ func Dial(ctx context.Context, rawURL string, opts *DialOptions) (*Conn, *http.R
 	if len(o.Subprotocols) > 0 {
 		req.Header.Set("Sec-WebSocket-Protocol", strings.Join(o.Subprotocols, ", "))
 	}
+	if offer := offerDeflate(&o.Compression); offer != "" {
+		req.Header.Set("Sec-WebSocket-Extensions", offer)
+	}
 	req = req.WithContext(ctx)
 
 	nc, err := dialConn(ctx, &o, req)
@@ -148,6 +155,10 @@ func handshake(ctx context.Context, nc net.Conn, o *DialOptions, req *http.Reque
 	if err != nil {
 		return nil, resp, fmt.Errorf("%w: %s", ErrBadHandshake, err)
 	}
+	params, compress, err := checkDeflateResponse(resp.Header, &o.Compression)
+	if err != nil {
+		return nil, resp, fmt.Errorf("%w: %s", ErrBadHandshake, err)
+	}
 	stop()
 	if ctx.Err() != nil {
 		return nil, resp, ctx.Err()
@@ -157,7 +168,11 @@ func handshake(ctx context.Context, nc net.Conn, o *DialOptions, req *http.Reque
 	if n := br.Buffered(); n > 0 {
 		leftover, _ = br.Peek(n)
 	}
-	return newConn(nc, true, subprotocol, &o.ConnOptions, leftover), resp, nil
+	var ds *deflateState
+	if compress {
+		ds = newDeflateState(params, o.Compression.Threshold)
+	}
+	return newConn(nc, true, subprotocol, &o.ConnOptions, leftover, ds), resp, nil
 }
 
 // checkResponse checks a 101 response to a handshake sent with key, and returns the
@@ -171,10 +186,8 @@ func checkResponse(resp *http.Response, key string, offered []string) (string, e
 	case len(resp.Header["Sec-Websocket-Accept"]) != 1 || resp.Header.Get("Sec-WebSocket-Accept") != acceptKey(key):
 		return "", fmt.Errorf("Sec-WebSocket-Accept %q does not match the key sent", resp.Header.Get("Sec-WebSocket-Accept"))
 	}
-	// §4.1: an extension or subprotocol the client did not offer fails the connection.
-	if ext := headerList(resp.Header, "Sec-WebSocket-Extensions"); len(ext) > 0 {
-		return "", fmt.Errorf("server agreed extension %q, which was not offered", ext[0])
-	}
+	// §4.1: a subprotocol the client did not offer fails the connection (extensions are
+	// checked by checkDeflateResponse).
 	protocols := headerList(resp.Header, "Sec-WebSocket-Protocol")
 	switch {
 	case len(protocols) == 0:

@@ -5,7 +5,7 @@ import "net"
 // NewConnForTest makes a connection over nc as if its handshake had just completed, so
 // tests can drive it with raw frames. client chooses the role.
 func NewConnForTest(nc net.Conn, client bool, opts *ConnOptions) *Conn {
-	return newConn(nc, client, "", opts, nil)
+	return newConn(nc, client, "", opts, nil, nil)
 }
 
 // SetMaskKeyForTest makes a client connection mask every frame with key, so that tests can

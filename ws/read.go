@@ -55,15 +55,21 @@ func (c *Conn) appendPayload(dst []byte) ([]byte, error) {
 	for {
 		if len(dst) == cap(dst) {
 			// Grow by what has arrived: the payload read so far, or what is buffered,
-			// or at least 512 bytes; and by no more than the current frame still holds.
-			// A frame header's length alone never makes memory.
-			if err = c.nextPayload(); err != nil {
-				break
+			// or at least 512 bytes; for an uncompressed message, by no more than the
+			// current frame still holds. A frame header's length alone never makes
+			// memory.
+			grow := int64(max(len(dst)-start, c.w-c.r, 512))
+			if !c.msgCompressed {
+				// Find the message's end, if it is here, before growing for nothing.
+				if _, err = c.readData(nil); err != nil {
+					break
+				}
+				grow = min(grow, c.frameLeft)
 			}
-			dst = slices.Grow(dst, int(min(c.frameLeft, int64(max(len(dst)-start, c.w-c.r, 512)))))
+			dst = slices.Grow(dst, int(grow))
 		}
 		var n int
-		n, err = c.readPayload(dst[len(dst):cap(dst)])
+		n, err = c.readData(dst[len(dst):cap(dst)])
 		dst = dst[:len(dst)+n]
 		if err != nil {
 			break
@@ -135,7 +141,7 @@ func (r *messageReader) Read(p []byte) (int, error) {
 	if !c.msgOpen {
 		return 0, io.EOF
 	}
-	n, err := c.readPayload(p)
+	n, err := c.readData(p)
 	if err == io.EOF {
 		c.endMessage()
 	}
@@ -175,21 +181,45 @@ func (c *Conn) endMessage() {
 func (c *Conn) discardPayload() error {
 	var scratch [512]byte
 	for {
-		if _, err := c.readPayload(scratch[:]); err != nil {
+		if _, err := c.readData(scratch[:]); err != nil {
 			return err
 		}
 	}
 }
 
+// readData reads the open message's data into p: its payload, decompressed if the message
+// is compressed, checked against the read limit and, for text, as UTF-8. It returns
+// io.EOF, perhaps with the last bytes, at the message's end, which closes the message.
+// With an empty p it only moves past empty frames, so that a caller learns of the end
+// without reading.
+func (c *Conn) readData(p []byte) (int, error) {
+	var n int
+	var err error
+	if c.msgCompressed {
+		if len(p) == 0 {
+			return 0, nil
+		}
+		n, err = c.inflate(p)
+	} else {
+		n, err = c.readRaw(p)
+	}
+	if c.msgType == MessageText && n > 0 && !c.text.write(p[:n]) {
+		return 0, c.fail(protocolErrorf(StatusInvalidFramePayload, "invalid UTF-8 in text message"))
+	}
+	if err == io.EOF {
+		if c.msgType == MessageText && !c.text.complete() {
+			return 0, c.fail(protocolErrorf(StatusInvalidFramePayload, "text message ends inside a UTF-8 sequence"))
+		}
+		c.msgOpen = false
+	}
+	return n, err
+}
+
 // nextPayload advances to the next frame of the open message with payload left to read. It
-// returns io.EOF when the message has ended.
+// returns io.EOF when the message's frames have ended.
 func (c *Conn) nextPayload() error {
 	for c.frameLeft == 0 {
 		if c.frame.fin {
-			if c.msgType == MessageText && !c.text.complete() {
-				return c.fail(protocolErrorf(StatusInvalidFramePayload, "text message ends inside a UTF-8 sequence"))
-			}
-			c.msgOpen = false
 			return io.EOF
 		}
 		if err := c.nextFrame(); err != nil {
@@ -199,9 +229,10 @@ func (c *Conn) nextPayload() error {
 	return nil
 }
 
-// readPayload reads payload of the open message into p. It returns 0, io.EOF at the end of
-// the message, and never returns bytes together with an error.
-func (c *Conn) readPayload(p []byte) (int, error) {
+// readRaw reads payload of the open message, as sent, into p, across frames. It returns
+// 0, io.EOF after the message's last frame, and never returns bytes together with an
+// error.
+func (c *Conn) readRaw(p []byte) (int, error) {
 	if err := c.nextPayload(); err != nil {
 		return 0, err
 	}
@@ -235,9 +266,6 @@ func (c *Conn) readPayload(p []byte) (int, error) {
 	c.msgSize += int64(n)
 	if c.frame.masked {
 		c.frame.key = mask(c.frame.key, p[:n])
-	}
-	if c.msgType == MessageText && !c.text.write(p[:n]) {
-		return 0, c.fail(protocolErrorf(StatusInvalidFramePayload, "invalid UTF-8 in text message"))
 	}
 	return n, nil
 }
@@ -290,14 +318,26 @@ func (c *Conn) nextFrame() error {
 			c.msgOpen = true
 			c.msgType = MessageType(h.opcode)
 			c.msgSize = 0
+			c.msgCompressed = h.rsv&rsv1Bit != 0
 			c.text.reset()
 		}
+		limit := c.readLimit.Load()
+		if c.msgCompressed && limit >= 0 {
+			// The compressed form of a message within the limit may be a little larger
+			// than it (stored blocks); the limit proper applies to the decompressed bytes.
+			limit += limit>>10 + 1024
+		}
 		// Written so that it cannot overflow: both sides are non-negative.
-		if limit := c.readLimit.Load(); limit >= 0 && h.length > limit-c.msgSize {
-			return c.fail(protocolErrorf(StatusMessageTooBig, "message exceeds the read limit of %d bytes", limit))
+		if limit >= 0 && h.length > limit-c.msgSize {
+			return c.fail(protocolErrorf(StatusMessageTooBig, "message exceeds the read limit of %d bytes", c.readLimit.Load()))
 		}
 		c.frame = h
 		c.frameLeft = h.length
+		if c.msgCompressed && h.opcode != opContinuation {
+			if err := c.startInflate(); err != nil {
+				return c.fail(protocolErrorf(StatusInternalError, "starting to decompress: %v", err))
+			}
+		}
 		return nil
 	}
 }
@@ -306,8 +346,18 @@ func (c *Conn) nextFrame() error {
 // that parsed.
 func (c *Conn) checkHeader(h *header) error {
 	if h.rsv != 0 {
-		// §5.2: nonzero RSV bits without an extension that defines them.
-		return protocolErrorf(StatusProtocolError, "reserved bits set (0x%02x) with no extension negotiated", h.rsv)
+		// §5.2: nonzero RSV bits without an extension that defines them. permessage-deflate
+		// defines RSV1, on the first frame of a data message only (RFC 7692 §6).
+		switch {
+		case c.deflate == nil:
+			return protocolErrorf(StatusProtocolError, "reserved bits set (0x%02x) with no extension negotiated", h.rsv)
+		case h.rsv != rsv1Bit:
+			return protocolErrorf(StatusProtocolError, "reserved bits set (0x%02x) that permessage-deflate does not define", h.rsv)
+		case h.opcode.isControl():
+			return protocolErrorf(StatusProtocolError, "RSV1 set on a %s frame", h.opcode)
+		case h.opcode == opContinuation:
+			return protocolErrorf(StatusProtocolError, "RSV1 set on a continuation frame")
+		}
 	}
 	switch h.opcode {
 	case opContinuation, opText, opBinary, opClose, opPing, opPong:

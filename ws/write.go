@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+
+	"github.com/duplex-ws/duplex/internal/deflate"
 )
 
 // writevThreshold is the frame size above which a server's frame is sent with writev,
@@ -15,9 +17,23 @@ const writevThreshold = 4096
 // call Write, and the other writing methods, at once: messages are sent whole, one after
 // the other. Write does not keep p.
 //
+// When permessage-deflate was negotiated, a message of at least the Threshold option's
+// size is compressed, and a compressed message larger than 64 KiB may take several frames.
+//
 // If ctx ends before the frame was started, Write returns ctx's error and the connection
 // stays usable; if it ends part way, the connection is closed.
 func (c *Conn) Write(ctx context.Context, typ MessageType, p []byte) error {
+	return c.write(ctx, typ, p, c.deflate != nil && len(p) >= c.deflate.threshold)
+}
+
+// WriteCompressed is Write with the choice to compress made by the caller rather than by
+// the Threshold option: with compress set, p is compressed if permessage-deflate was
+// negotiated; without, it is sent as it is.
+func (c *Conn) WriteCompressed(ctx context.Context, typ MessageType, p []byte, compress bool) error {
+	return c.write(ctx, typ, p, compress && c.deflate != nil)
+}
+
+func (c *Conn) write(ctx context.Context, typ MessageType, p []byte, compress bool) error {
 	if err := checkMessageType(typ); err != nil {
 		return err
 	}
@@ -28,14 +44,24 @@ func (c *Conn) Write(ctx context.Context, typ MessageType, p []byte) error {
 		return fmt.Errorf("ws: write: %w", err)
 	}
 	defer c.msgLock.unlock()
-	return c.writeFrame(ctx, true, opcode(typ), p)
+	if !compress {
+		return c.writeFrame(ctx, true, 0, opcode(typ), p)
+	}
+	w := &c.writer
+	w.begin(ctx, opcode(typ), true, min(len(p)/2+maxHeaderSize, maxBufferSize))
+	if _, err := w.Write(p); err != nil {
+		w.finish()
+		return err
+	}
+	return w.finish()
 }
 
 // Writer returns a writer for a message of the given type, which is sent as a fragmented
 // message: a frame each time WriteBufferSize bytes are buffered (or at once for a larger
-// Write), and the last frame on Close. The message holds the connection's writing side
-// until Close, which must be called; pings, pongs and close frames may still be sent
-// between its frames (RFC 6455 §5.4). ctx governs every frame of the message.
+// Write), and the last frame on Close. When permessage-deflate was negotiated the message
+// is compressed as it is written. The message holds the connection's writing side until
+// Close, which must be called; pings, pongs and close frames may still be sent between its
+// frames (RFC 6455 §5.4). ctx governs every frame of the message.
 func (c *Conn) Writer(ctx context.Context, typ MessageType) (io.WriteCloser, error) {
 	if err := checkMessageType(typ); err != nil {
 		return nil, err
@@ -46,11 +72,9 @@ func (c *Conn) Writer(ctx context.Context, typ MessageType) (io.WriteCloser, err
 	if err := c.msgLock.lock(ctx); err != nil {
 		return nil, fmt.Errorf("ws: write: %w", err)
 	}
-	w := &c.writer
-	w.ctx = ctx
-	w.op = opcode(typ)
-	w.open = true
-	return w, nil
+	c.writer.begin(ctx, opcode(typ), c.deflate != nil, c.opts.WriteBufferSize)
+	c.writer.unlockOnClose = true
+	return &c.writer, nil
 }
 
 func checkMessageType(typ MessageType) error {
@@ -60,42 +84,67 @@ func checkMessageType(typ MessageType) error {
 	return nil
 }
 
-// messageWriter is the writer that [Conn.Writer] returns.
+// messageWriter writes a message in frames: the writer that [Conn.Writer] returns, and the
+// way Write sends a compressed message.
 type messageWriter struct {
 	c    *Conn
 	ctx  context.Context
 	op   opcode // opcode of the next frame: the message's type, then continuation
+	rsv  byte   // RSV bits of the next frame: RSV1 on a compressed message's first
+	size int    // payload bytes per frame
 	buf  *[]byte
 	n    int // bytes buffered in buf
 	open bool
+
+	enc           *deflate.Encoder // compressing, when not nil
+	unlockOnClose bool             // Close releases msgLock (Writer, not Write)
+	failed        bool             // a frame of the message could not be sent
 }
 
 var errWriterClosed = errors.New("ws: write to a closed message writer")
+
+// begin starts a message; msgLock is held.
+func (w *messageWriter) begin(ctx context.Context, op opcode, compress bool, size int) {
+	w.ctx = ctx
+	w.op = op
+	w.rsv = 0
+	w.size = size
+	w.open = true
+	w.unlockOnClose = false
+	w.failed = false
+	if compress {
+		w.enc = w.c.deflate.encoder()
+		w.rsv = rsv1Bit
+		w.size = max(size, 512) // room for the compressor to work in
+	}
+}
 
 func (w *messageWriter) Write(p []byte) (int, error) {
 	if !w.open {
 		return 0, errWriterClosed
 	}
-	size := w.c.opts.WriteBufferSize
+	if w.enc != nil {
+		return w.writeCompressed(p)
+	}
 	written := 0
 	for len(p) > 0 {
-		if w.n == 0 && len(p) > size {
+		if w.n == 0 && len(p) > w.size {
 			// Nothing buffered and more than a buffer's worth: send p as a frame.
 			if err := w.frame(false, p); err != nil {
 				return written, err
 			}
 			return written + len(p), nil
 		}
-		if w.n == size {
+		if w.n == w.size {
 			if err := w.frame(false, (*w.buf)[:w.n]); err != nil {
 				return written, err
 			}
 			w.n = 0
 		}
 		if w.buf == nil {
-			w.buf = getBuffer(size)
+			w.buf = getBuffer(w.size)
 		}
-		k := copy((*w.buf)[w.n:size], p)
+		k := copy((*w.buf)[w.n:w.size], p)
 		w.n += k
 		p = p[k:]
 		written += k
@@ -103,16 +152,84 @@ func (w *messageWriter) Write(p []byte) (int, error) {
 	return written, nil
 }
 
-// Close sends the message's last frame and releases the connection's writing side.
+// maxExpansion is the room kept free in a compressing writer's buffer for what Flush
+// adds: the bits a block held back, an end-of-block code and an empty stored block.
+const maxExpansion = 16
+
+// writeCompressed compresses p into the buffer, in chunks small enough that the buffer
+// never grows, sending a frame whenever it fills.
+func (w *messageWriter) writeCompressed(p []byte) (int, error) {
+	if w.buf == nil {
+		w.buf = getBuffer(w.size + maxExpansion)
+	}
+	window := 1 << w.enc.WindowBits()
+	written := 0
+	for len(p) > 0 {
+		room := cap(*w.buf) - w.n - maxExpansion
+		// The largest chunk whose compressed form fits in room: the encoder works in
+		// chunks of at most a window, each costing at worst a stored block (5 bytes more
+		// than its input) and an end-of-block code, so n bytes give at most
+		// n + (n/window+1)*6.
+		n := min(len(p), room*window/(window+6)-6)
+		if n < 64 && n < len(p) {
+			if err := w.frame(false, (*w.buf)[:w.n]); err != nil {
+				return written, err
+			}
+			w.n = 0
+			continue
+		}
+		chunk := p[:n]
+		w.adopt(w.enc.Write((*w.buf)[:w.n], chunk))
+		p = p[len(chunk):]
+		written += len(chunk)
+	}
+	return written, nil
+}
+
+// adopt makes out, the buffer extended by the encoder, the writer's buffer. The room kept
+// free means the encoder never has to reallocate; if it did, the larger buffer is used and
+// simply not returned to the pool.
+func (w *messageWriter) adopt(out []byte) {
+	*w.buf = out[:cap(out)]
+	w.n = len(out)
+}
+
+// Close sends the message's last frame and, for a Writer, releases the connection's
+// writing side.
 func (w *messageWriter) Close() error {
 	if !w.open {
 		return errWriterClosed
 	}
+	unlock := w.unlockOnClose
+	err := w.finish()
+	if unlock {
+		w.c.msgLock.unlock()
+	}
+	return err
+}
+
+// finish sends the message's last frame and releases the writer's buffer and encoder.
+func (w *messageWriter) finish() error {
 	var last []byte
-	if w.buf != nil {
+	if w.enc != nil {
+		if w.buf == nil {
+			w.buf = getBuffer(w.size + maxExpansion)
+		}
+		w.adopt(w.enc.Flush((*w.buf)[:w.n]))
+		last = (*w.buf)[:w.n]
+	} else if w.buf != nil {
 		last = (*w.buf)[:w.n]
 	}
 	err := w.frame(true, last)
+	if w.enc != nil {
+		if w.failed {
+			// The peer did not get the whole message, so its window lacks what the
+			// encoder's now holds: start afresh, which is always decodable.
+			w.enc.Reset()
+		}
+		w.c.deflate.releaseEncoder(w.enc)
+		w.enc = nil
+	}
 	if w.buf != nil {
 		putBuffer(w.buf)
 		w.buf = nil
@@ -120,24 +237,27 @@ func (w *messageWriter) Close() error {
 	w.n = 0
 	w.open = false
 	w.ctx = nil
-	w.c.msgLock.unlock()
 	return err
 }
 
 func (w *messageWriter) frame(fin bool, p []byte) error {
-	err := w.c.writeFrame(w.ctx, fin, w.op, p)
+	err := w.c.writeFrame(w.ctx, fin, w.rsv, w.op, p)
 	w.op = opContinuation
+	w.rsv = 0
+	if err != nil {
+		w.failed = true
+	}
 	return err
 }
 
 // writeControl sends a control frame. It does not wait for a data message being written
 // to end, so a ping, pong or close goes out between its frames.
 func (c *Conn) writeControl(ctx context.Context, op opcode, payload []byte) error {
-	return c.writeFrame(ctx, true, op, payload)
+	return c.writeFrame(ctx, true, 0, op, payload)
 }
 
 // writeFrame sends one frame, taking the frame lock.
-func (c *Conn) writeFrame(ctx context.Context, fin bool, op opcode, p []byte) error {
+func (c *Conn) writeFrame(ctx context.Context, fin bool, rsv byte, op opcode, p []byte) error {
 	if err := c.frameLock.lock(ctx); err != nil {
 		return fmt.Errorf("ws: write: %w", err)
 	}
@@ -149,7 +269,7 @@ func (c *Conn) writeFrame(ctx context.Context, fin bool, op opcode, p []byte) er
 		return errCloseSent
 	}
 	c.writeWatch.start(ctx)
-	n, err := c.writeFrameLocked(fin, op, p)
+	n, err := c.writeFrameLocked(fin, rsv, op, p)
 	cerr := c.writeWatch.end()
 	if err == nil {
 		if op == opClose {
@@ -175,12 +295,12 @@ func (c *Conn) writeFrame(ctx context.Context, fin bool, op opcode, p []byte) er
 
 // writeFrameLocked encodes and sends one frame, in one write where it can, and returns how
 // many bytes went out.
-func (c *Conn) writeFrameLocked(fin bool, op opcode, p []byte) (int, error) {
+func (c *Conn) writeFrameLocked(fin bool, rsv byte, op opcode, p []byte) (int, error) {
 	var key uint32
 	if c.client {
 		key = c.maskKey()
 	}
-	hdr := appendHeader(c.hdr[:0], fin, 0, op, len(p), c.client, key)
+	hdr := appendHeader(c.hdr[:0], fin, rsv, op, len(p), c.client, key)
 	total := len(hdr) + len(p)
 	if !c.client && c.tcp != nil && total > writevThreshold {
 		c.iov = [2][]byte{hdr, p}

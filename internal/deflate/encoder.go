@@ -27,8 +27,7 @@ const (
 	minMatch      = 4 // the matcher hashes 4 bytes; DEFLATE allows 3
 	maxMatch      = 258
 	maxStoredSize = 65535
-	tableBits     = 13
-	tableSize     = 1 << tableBits
+	maxTableBits  = 13
 	// maxOffset bounds the positions the table records, relative to base; past it the
 	// table is cleared and positions start again, long before int32 overflows.
 	maxOffset = 1 << 30
@@ -38,14 +37,17 @@ const (
 // number of Write calls followed by Flush. Without context takeover, call Reset after
 // each message (or take a fresh Encoder from a pool); with it, the window carries over.
 //
-// An Encoder holds the last window's worth of input and a 32 KiB hash table.
+// An Encoder holds up to two windows of input (the window a chunk may refer to, and the
+// chunk, which is at most a window long) and a hash table of a window's size: 96 KiB in
+// all for a 32 KiB window, 768 bytes for a 256-byte one, allocated once.
 type Encoder struct {
 	window int // bytes a match may reach back
 	// hist holds the input of which the window is the tail. Positions in the hash table
 	// are indexes into hist plus base.
-	hist  []byte
-	base  int32
-	table [tableSize]int32 // a position+1 per 4-byte hash, 0 for none
+	hist      []byte
+	base      int32
+	table     []int32 // a position+1 per 4-byte hash, 0 for none
+	hashShift uint32
 
 	bw        bitWriter
 	inBlock   bool // a fixed-Huffman block is open
@@ -57,9 +59,13 @@ type Encoder struct {
 // windowBits outside [MinWindowBits, MaxWindowBits] is clamped to that range.
 func NewEncoder(windowBits int) *Encoder {
 	windowBits = min(max(windowBits, MinWindowBits), MaxWindowBits)
-	e := &Encoder{window: 1 << windowBits}
-	e.base = 1
-	return e
+	tableBits := min(windowBits-2, maxTableBits)
+	return &Encoder{
+		window:    1 << windowBits,
+		base:      1,
+		table:     make([]int32, 1<<tableBits),
+		hashShift: uint32(32 - tableBits),
+	}
 }
 
 // WindowBits returns the base-2 logarithm of the window.
@@ -78,7 +84,7 @@ func (e *Encoder) Reset() {
 // advanceBase moves the table's origin past n bytes being dropped from hist.
 func (e *Encoder) advanceBase(n int) {
 	if int(e.base)+n+maxMatch+e.window >= maxOffset {
-		clear(e.table[:])
+		clear(e.table)
 		e.base = 1
 		return
 	}
@@ -89,9 +95,9 @@ func (e *Encoder) advanceBase(n int) {
 // held back until the next Write or Flush.
 func (e *Encoder) Write(dst, p []byte) []byte {
 	for len(p) > 0 {
-		// Compress in chunks, so that hist stays within window + chunk and a chunk that
-		// does not compress costs at most one stored block.
-		chunk := p[:min(len(p), maxStoredSize)]
+		// Compress in chunks of at most a window, so that hist never outgrows two
+		// windows and a chunk that does not compress fits one stored block.
+		chunk := p[:min(len(p), e.window)]
 		p = p[len(chunk):]
 		dst = e.writeChunk(dst, chunk)
 	}
@@ -99,6 +105,9 @@ func (e *Encoder) Write(dst, p []byte) []byte {
 }
 
 func (e *Encoder) writeChunk(dst, p []byte) []byte {
+	if e.hist == nil {
+		e.hist = make([]byte, 0, 2*e.window)
+	}
 	// Keep only the window of history before the new input.
 	if drop := len(e.hist) - e.window; drop > 0 {
 		e.shiftTable(drop)
@@ -170,7 +179,7 @@ func (e *Encoder) match(tokens []token, start int) []token {
 	skip := 32
 	for i < limit {
 		v := binary.LittleEndian.Uint32(src[i:])
-		h := hash(v)
+		h := v * 0x1e35a7bd >> e.hashShift
 		cand := int(e.table[h]) - 1 - int(e.base)
 		e.table[h] = int32(i) + e.base + 1
 		if cand >= 0 && i-cand <= e.window && cand < i && binary.LittleEndian.Uint32(src[cand:]) == v {
@@ -186,7 +195,7 @@ func (e *Encoder) match(tokens []token, start int) []token {
 			// Record a position inside the match, cheaply improving later matches.
 			if i+n-1 < limit && n > minMatch {
 				p := i + n - 1
-				e.table[hash(binary.LittleEndian.Uint32(src[p:]))] = int32(p) + e.base + 1
+				e.table[binary.LittleEndian.Uint32(src[p:])*0x1e35a7bd>>e.hashShift] = int32(p) + e.base + 1
 			}
 			i += n
 			lit = i
@@ -202,8 +211,6 @@ func (e *Encoder) match(tokens []token, start int) []token {
 	}
 	return tokens
 }
-
-func hash(v uint32) uint32 { return (v * 0x1e35a7bd) >> (32 - tableBits) }
 
 // token is a literal byte or a match: for a literal, the byte; for a match, its length
 // and distance.
