@@ -57,10 +57,7 @@ func (d *deflateState) encoder() *deflate.Encoder {
 	if d.enc != nil {
 		return d.enc
 	}
-	if e, ok := encoderPools[d.params.writeWindowBits].Get().(*deflate.Encoder); ok {
-		return e
-	}
-	return deflate.NewEncoder(d.params.writeWindowBits)
+	return pooledEncoder(d.params.writeWindowBits)
 }
 
 // releaseEncoder is called once a message has been compressed.
@@ -68,8 +65,21 @@ func (d *deflateState) releaseEncoder(e *deflate.Encoder) {
 	if e == d.enc {
 		return // context takeover: the window carries over to the next message
 	}
+	releasePooledEncoder(e)
+}
+
+// pooledEncoder returns an encoder without history for a window of 1<<bits bytes.
+func pooledEncoder(bits int) *deflate.Encoder {
+	if e, ok := encoderPools[bits].Get().(*deflate.Encoder); ok {
+		return e
+	}
+	return deflate.NewEncoder(bits)
+}
+
+// releasePooledEncoder forgets e's history and returns it to its pool.
+func releasePooledEncoder(e *deflate.Encoder) {
 	e.Reset()
-	encoderPools[d.params.writeWindowBits].Put(e)
+	encoderPools[e.WindowBits()].Put(e)
 }
 
 // inflaterPool holds compress/flate decompressors, which read any window size.

@@ -14,3 +14,33 @@ func SetMaskKeyForTest(c *Conn, key [4]byte) {
 	k := uint32(key[0]) | uint32(key[1])<<8 | uint32(key[2])<<16 | uint32(key[3])<<24
 	c.maskKey = func() uint32 { return k }
 }
+
+// NewCompressedConnForTest is NewConnForTest with permessage-deflate negotiated as mode
+// says, in both directions: the peer compresses with readWindowBits, this end with
+// writeWindowBits. CompressionDisabled negotiates nothing. The Threshold is the default.
+func NewCompressedConnForTest(nc net.Conn, client bool, opts *ConnOptions, mode CompressionMode, readWindowBits, writeWindowBits int) *Conn {
+	var d *deflateState
+	if mode != CompressionDisabled {
+		takeover := mode == CompressionContextTakeover
+		d = newDeflateState(deflateParams{
+			writeTakeover:   takeover,
+			readTakeover:    takeover,
+			writeWindowBits: writeWindowBits,
+			readWindowBits:  readWindowBits,
+		}, 0)
+	}
+	return newConn(nc, client, "", opts, nil, d)
+}
+
+// NewCompressedConnForBench makes a server connection over nc with permessage-deflate in
+// the given mode (15 window bits), or none for CompressionDisabled.
+func NewCompressedConnForBench(nc net.Conn, mode CompressionMode) *Conn {
+	var ds *deflateState
+	if mode != CompressionDisabled {
+		p := deflateParams{writeWindowBits: 15, readWindowBits: 15}
+		p.writeTakeover = mode == CompressionContextTakeover
+		p.readTakeover = p.writeTakeover
+		ds = newDeflateState(p, 0)
+	}
+	return newConn(nc, false, "", nil, nil, ds)
+}

@@ -45,7 +45,7 @@ func (c *Conn) write(ctx context.Context, typ MessageType, p []byte, compress bo
 	}
 	defer c.msgLock.unlock()
 	if !compress {
-		return c.writeFrame(ctx, true, 0, opcode(typ), p)
+		return c.writeFrame(ctx, true, 0, opcode(typ), p, false)
 	}
 	w := &c.writer
 	w.begin(ctx, opcode(typ), true, min(len(p)/2+maxHeaderSize, maxBufferSize))
@@ -241,7 +241,7 @@ func (w *messageWriter) finish() error {
 }
 
 func (w *messageWriter) frame(fin bool, p []byte) error {
-	err := w.c.writeFrame(w.ctx, fin, w.rsv, w.op, p)
+	err := w.c.writeFrame(w.ctx, fin, w.rsv, w.op, p, false)
 	w.op = opContinuation
 	w.rsv = 0
 	if err != nil {
@@ -253,11 +253,12 @@ func (w *messageWriter) frame(fin bool, p []byte) error {
 // writeControl sends a control frame. It does not wait for a data message being written
 // to end, so a ping, pong or close goes out between its frames.
 func (c *Conn) writeControl(ctx context.Context, op opcode, payload []byte) error {
-	return c.writeFrame(ctx, true, 0, op, payload)
+	return c.writeFrame(ctx, true, 0, op, payload, false)
 }
 
-// writeFrame sends one frame, taking the frame lock.
-func (c *Conn) writeFrame(ctx context.Context, fin bool, rsv byte, op opcode, p []byte) error {
+// writeFrame sends one frame, taking the frame lock. With encoded set, p is a whole frame,
+// header included, to be sent as it is.
+func (c *Conn) writeFrame(ctx context.Context, fin bool, rsv byte, op opcode, p []byte, encoded bool) error {
 	if err := c.frameLock.lock(ctx); err != nil {
 		return fmt.Errorf("ws: write: %w", err)
 	}
@@ -269,7 +270,13 @@ func (c *Conn) writeFrame(ctx context.Context, fin bool, rsv byte, op opcode, p 
 		return errCloseSent
 	}
 	c.writeWatch.start(ctx)
-	n, err := c.writeFrameLocked(fin, rsv, op, p)
+	var n int
+	var err error
+	if encoded {
+		n, err = c.nc.Write(p)
+	} else {
+		n, err = c.writeFrameLocked(fin, rsv, op, p)
+	}
 	cerr := c.writeWatch.end()
 	if err == nil {
 		if op == opClose {

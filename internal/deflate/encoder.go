@@ -163,6 +163,24 @@ func (e *Encoder) Flush(dst []byte) []byte {
 	return e.bw.flushBytes(dst)
 }
 
+// Remember adds p to the window as if it had been compressed and sent, without compressing
+// it: for a message the peer decompressed from bytes compressed elsewhere (a message
+// prepared once for many connections, say), which the peer's window now holds. The bytes
+// are not indexed, so later messages only match them by chance of a shared hash.
+func (e *Encoder) Remember(p []byte) {
+	if e.hist == nil {
+		e.hist = make([]byte, 0, 2*e.window)
+	}
+	if len(p) > e.window {
+		p = p[len(p)-e.window:]
+	}
+	if drop := len(e.hist) + len(p) - 2*e.window; drop > 0 {
+		e.shiftTable(drop)
+		e.hist = append(e.hist[:0], e.hist[drop:]...)
+	}
+	e.hist = append(e.hist, p...)
+}
+
 // shiftTable accounts for dropping n bytes from the front of hist.
 func (e *Encoder) shiftTable(n int) { e.advanceBase(n) }
 

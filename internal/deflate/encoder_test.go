@@ -319,3 +319,28 @@ func reverseBits(v int, n uint) int {
 	}
 	return r
 }
+
+// TestRemember checks that bytes added with Remember become history that later messages
+// may refer to, and that the stream stays decodable for a peer that received them.
+func TestRemember(t *testing.T) {
+	ins := inputs()
+	for _, wb := range []int{8, 15} {
+		e := NewEncoder(wb)
+		first := compressMessage(e, ins["text-1k"], 0)
+		history, err := checkStream(first, 1<<wb, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// A message the peer got compressed by someone else, with no history.
+		e.Remember(ins["text-200k"][:3000])
+		history = append(history, ins["text-200k"][:3000]...)
+		second := compressMessage(e, ins["text-1k"], 0)
+		out, err := checkStream(second, 1<<wb, history)
+		if err != nil {
+			t.Fatalf("w%d: %v", wb, err)
+		}
+		if !bytes.Equal(out[len(history):], ins["text-1k"]) {
+			t.Fatalf("w%d: round trip failed", wb)
+		}
+	}
+}

@@ -1,0 +1,92 @@
+package ws
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"github.com/duplex-ws/duplex/internal/deflate"
+)
+
+// PreparedMessage is a message encoded once and written to many connections, as a
+// broadcast is. Its frame is built the first time a connection needs it, once per kind of
+// connection: uncompressed, and compressed for each window size negotiated. A server
+// connection then sends the stored frame in one write, with no framing or compression
+// work of its own.
+//
+// A PreparedMessage is safe for concurrent use. Client connections, which must mask every
+// frame with a key of their own, write it as [Conn.Write] would.
+type PreparedMessage struct {
+	typ  MessageType
+	data []byte
+
+	// variants[0] is the uncompressed frame; variants[bits-7] the frame compressed with
+	// a window of 1<<bits bytes and no history.
+	variants [deflate.MaxWindowBits - deflate.MinWindowBits + 2]preparedFrame
+}
+
+type preparedFrame struct {
+	once  sync.Once
+	frame []byte
+}
+
+// NewPreparedMessage prepares a message of the given type. It keeps data, which must not
+// be modified afterwards.
+func NewPreparedMessage(typ MessageType, data []byte) (*PreparedMessage, error) {
+	if err := checkMessageType(typ); err != nil {
+		return nil, err
+	}
+	return &PreparedMessage{typ: typ, data: data}, nil
+}
+
+// frame returns the server frame of the message, compressed with a window of 1<<bits bytes,
+// or uncompressed if bits is 0.
+func (pm *PreparedMessage) frame(bits int) []byte {
+	i := 0
+	if bits != 0 {
+		i = bits - deflate.MinWindowBits + 1
+	}
+	v := &pm.variants[i]
+	v.once.Do(func() {
+		if bits == 0 {
+			v.frame = appendHeader(make([]byte, 0, maxHeaderSize+len(pm.data)), true, 0, opcode(pm.typ), len(pm.data), false, 0)
+			v.frame = append(v.frame, pm.data...)
+			return
+		}
+		e := pooledEncoder(bits)
+		payload := e.Flush(e.Write(make([]byte, 0, len(pm.data)/2+64), pm.data))
+		releasePooledEncoder(e)
+		v.frame = appendHeader(make([]byte, 0, maxHeaderSize+len(payload)), true, rsv1Bit, opcode(pm.typ), len(payload), false, 0)
+		v.frame = append(v.frame, payload...)
+	})
+	return v.frame
+}
+
+// WritePrepared writes a prepared message, as Write would write its data: compressed if
+// permessage-deflate was negotiated and the message reaches the Threshold option's size.
+func (c *Conn) WritePrepared(ctx context.Context, pm *PreparedMessage) error {
+	compress := c.deflate != nil && len(pm.data) >= c.deflate.threshold
+	if c.client {
+		return c.write(ctx, pm.typ, pm.data, compress)
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("ws: write: %w", err)
+	}
+	bits := 0
+	if compress {
+		bits = c.deflate.params.writeWindowBits
+	}
+	frame := pm.frame(bits)
+	if err := c.msgLock.lock(ctx); err != nil {
+		return fmt.Errorf("ws: write: %w", err)
+	}
+	defer c.msgLock.unlock()
+	if err := c.writeFrame(ctx, true, 0, 0, frame, true); err != nil {
+		return err
+	}
+	if compress && c.deflate.enc != nil {
+		// With context takeover the peer's window now holds the message; so must ours.
+		c.deflate.enc.Remember(pm.data)
+	}
+	return nil
+}
