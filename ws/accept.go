@@ -113,21 +113,21 @@ var handshakeHeaders = map[string]bool{
 func checkRequest(r *http.Request) error {
 	switch {
 	case r.Method != http.MethodGet:
-		return &handshakeError{http.StatusMethodNotAllowed, "method " + r.Method + ", not GET"}
+		return &HandshakeError{http.StatusMethodNotAllowed, "method " + r.Method + ", not GET"}
 	case !r.ProtoAtLeast(1, 1):
-		return &handshakeError{http.StatusBadRequest, "protocol " + r.Proto + ", not HTTP/1.1 or later"}
+		return &HandshakeError{http.StatusBadRequest, "protocol " + r.Proto + ", not HTTP/1.1 or later"}
 	case r.ProtoMajor != 1:
-		return &handshakeError{http.StatusHTTPVersionNotSupported, r.Proto + " requests cannot be upgraded; use HTTP/1.1"}
+		return &HandshakeError{http.StatusHTTPVersionNotSupported, r.Proto + " requests cannot be upgraded; use HTTP/1.1"}
 	case r.Host == "":
-		return &handshakeError{http.StatusBadRequest, "no Host header"}
+		return &HandshakeError{http.StatusBadRequest, "no Host header"}
 	case !headerHasToken(r.Header, "Upgrade", "websocket"):
-		return &handshakeError{http.StatusUpgradeRequired, `"Upgrade: websocket" header missing`}
+		return &HandshakeError{http.StatusUpgradeRequired, `"Upgrade: websocket" header missing`}
 	case !headerHasToken(r.Header, "Connection", "upgrade"):
-		return &handshakeError{http.StatusUpgradeRequired, `"Connection: upgrade" header missing`}
+		return &HandshakeError{http.StatusUpgradeRequired, `"Connection: upgrade" header missing`}
 	case len(r.Header["Sec-Websocket-Version"]) != 1 || r.Header.Get("Sec-WebSocket-Version") != "13":
-		return &handshakeError{http.StatusUpgradeRequired, "unsupported Sec-WebSocket-Version " + strconvQuote(strings.Join(r.Header.Values("Sec-WebSocket-Version"), ", ")) + ", want 13"}
+		return &HandshakeError{http.StatusUpgradeRequired, "unsupported Sec-WebSocket-Version " + strconvQuote(strings.Join(r.Header.Values("Sec-WebSocket-Version"), ", ")) + ", want 13"}
 	case len(r.Header["Sec-Websocket-Key"]) != 1 || !validKey(r.Header.Get("Sec-WebSocket-Key")):
-		return &handshakeError{http.StatusBadRequest, "Sec-WebSocket-Key is not base64 of 16 bytes"}
+		return &HandshakeError{http.StatusBadRequest, "Sec-WebSocket-Key is not base64 of 16 bytes"}
 	}
 	return nil
 }
@@ -136,8 +136,8 @@ func strconvQuote(s string) string { return fmt.Sprintf("%q", s) }
 
 // reject answers a failed handshake with an HTTP error and returns err.
 func reject(w http.ResponseWriter, err error) error {
-	he := err.(*handshakeError)
-	switch he.status {
+	he := err.(*HandshakeError)
+	switch he.Status {
 	case http.StatusUpgradeRequired:
 		// §4.2.2: tell the client which version the server speaks.
 		w.Header().Set("Sec-WebSocket-Version", "13")
@@ -146,7 +146,7 @@ func reject(w http.ResponseWriter, err error) error {
 	case http.StatusMethodNotAllowed:
 		w.Header().Set("Allow", http.MethodGet)
 	}
-	http.Error(w, "websocket: "+he.msg, he.status)
+	http.Error(w, "websocket: "+he.Reason, he.Status)
 	return err
 }
 
@@ -159,7 +159,7 @@ func checkOrigin(r *http.Request, patterns []string) error {
 	}
 	u, err := url.Parse(origin)
 	if err != nil {
-		return &handshakeError{http.StatusForbidden, "malformed Origin header " + strconvQuote(origin)}
+		return &HandshakeError{http.StatusForbidden, "malformed Origin header " + strconvQuote(origin)}
 	}
 	if u.Host != "" && strings.EqualFold(u.Host, r.Host) {
 		return nil
@@ -174,13 +174,13 @@ func checkOrigin(r *http.Request, patterns []string) error {
 		}
 		ok, err := path.Match(strings.ToLower(p), strings.ToLower(target))
 		if err != nil {
-			return &handshakeError{http.StatusInternalServerError, "malformed origin pattern " + strconvQuote(p)}
+			return &HandshakeError{http.StatusInternalServerError, "malformed origin pattern " + strconvQuote(p)}
 		}
 		if ok {
 			return nil
 		}
 	}
-	return &handshakeError{http.StatusForbidden, "origin " + strconvQuote(origin) + " not allowed"}
+	return &HandshakeError{http.StatusForbidden, "origin " + strconvQuote(origin) + " not allowed"}
 }
 
 // selectSubprotocol returns the first of the server's subprotocols that the client

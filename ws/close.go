@@ -133,9 +133,12 @@ func (c *Conn) fail(perr *ProtocolError) error {
 	c.readErr = perr
 	c.debug("ws: failing connection", "code", int(perr.Code), "reason", perr.Reason)
 	c.writeClose(perr.Code, perr.Reason)
-	// Half-close and drain until the peer closes too, so that the close frame is not
-	// lost to a reset caused by unread data.
-	if cw, ok := c.nc.(interface{ CloseWrite() error }); ok && cw.CloseWrite() == nil {
+	// Drain until the peer closes too, so that the close frame is not lost to a reset
+	// caused by unread data. A server half-closes first; a client leaves the TCP close to
+	// the server (§7.1.1), up to CloseTimeout.
+	if c.client {
+		c.awaitEOF()
+	} else if cw, ok := c.nc.(interface{ CloseWrite() error }); ok && cw.CloseWrite() == nil {
 		c.awaitEOF()
 	}
 	c.closeNow(perr)

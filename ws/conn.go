@@ -133,15 +133,16 @@ type Conn struct {
 	frames        atomic.Uint64    // frames read, for keepalive
 
 	// Writing: a whole data message holds msgLock, each frame frameLock.
-	msgLock    ctxMutex
-	frameLock  ctxMutex
-	closeSent  bool  // under frameLock
-	writeErr   error // under frameLock; once set, every write returns it
-	writeWatch ctxWatch
-	hdr        [maxHeaderSize]byte
-	iov        [2][]byte
-	bufs       net.Buffers
-	writer     messageWriter
+	msgLock      ctxMutex
+	frameLock    ctxMutex
+	closeSent    bool        // under frameLock
+	closeStarted atomic.Bool // closeSent, readable without the lock
+	writeErr     error       // under frameLock; once set, every write returns it
+	writeWatch   ctxWatch
+	hdr          [maxHeaderSize]byte
+	iov          [2][]byte
+	bufs         net.Buffers
+	writer       messageWriter
 
 	// Closing.
 	closeOnce  sync.Once

@@ -37,11 +37,14 @@ var errCloseSent = fmt.Errorf("ws: close frame already sent: %w", net.ErrClosed)
 // valid reply to its own.
 var ErrBadHandshake = errors.New("ws: bad handshake")
 
-// handshakeError carries an HTTP status for a failed server handshake.
-type handshakeError struct {
-	status int
-	msg    string
+// HandshakeError is the error [Accept] returns for a request it refused, with the HTTP
+// status it answered: 400, 405, 426 or 505 for a request that is not a valid opening
+// handshake, 403 for an origin that is not allowed, 500 for a malformed origin pattern. It
+// wraps [ErrBadHandshake].
+type HandshakeError struct {
+	Status int
+	Reason string
 }
 
-func (e *handshakeError) Error() string { return "ws: bad handshake: " + e.msg }
-func (e *handshakeError) Unwrap() error { return ErrBadHandshake }
+func (e *HandshakeError) Error() string { return "ws: bad handshake: " + e.Reason }
+func (e *HandshakeError) Unwrap() error { return ErrBadHandshake }

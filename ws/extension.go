@@ -164,11 +164,10 @@ func tokenOrQuoted(s string) (value, rest string, err error) {
 	for i := 1; i < len(s); i++ {
 		switch c := s[i]; c {
 		case '"':
-			v := b.String()
-			if t, r := nextToken(v); t == "" || r != "" {
-				return "", s, fmt.Errorf("quoted parameter value %q is not a token", v)
-			}
-			return v, s[i+1:], nil
+			// RFC 7692 §7.1: the unquoted value must be a token; one that is not is an
+			// invalid value, which declines its offer (not the whole header) when the
+			// parameter's own checks see it.
+			return b.String(), s[i+1:], nil
 		case '\\':
 			if i+1 == len(s) {
 				return "", s, errors.New("unterminated quoted string")
@@ -185,11 +184,14 @@ func tokenOrQuoted(s string) (value, rest string, err error) {
 // parseWindowBits parses a window-bits value: a decimal 8 to 15 without leading zeros
 // (RFC 7692 §7.1.2.1).
 func parseWindowBits(v string) (int, bool) {
-	if len(v) == 0 || len(v) > 2 || v[0] == '0' {
-		return 0, false
+	n := 0
+	for i := 0; i < len(v); i++ {
+		if v[i] < '0' || v[i] > '9' || i == 0 && v[i] == '0' || i == 2 {
+			return 0, false
+		}
+		n = n*10 + int(v[i]-'0')
 	}
-	n, err := strconv.Atoi(v)
-	return n, err == nil && n >= 8 && n <= 15
+	return n, n >= 8 && n <= 15
 }
 
 // orDefaultBits returns bits, or 15 if it is zero, clamped to [8, 15].

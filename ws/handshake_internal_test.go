@@ -128,8 +128,8 @@ func TestHandshakeCheckRequest(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			r := valid()
 			tt.edit(r)
-			var he *handshakeError
-			if err := checkRequest(r); !errors.As(err, &he) || he.status != tt.status || !strings.Contains(he.msg, tt.msg) || !errors.Is(err, ErrBadHandshake) {
+			var he *HandshakeError
+			if err := checkRequest(r); !errors.As(err, &he) || he.Status != tt.status || !strings.Contains(he.Reason, tt.msg) || !errors.Is(err, ErrBadHandshake) {
 				t.Errorf("checkRequest = %v; want status %d saying %q, wrapping ErrBadHandshake", err, tt.status, tt.msg)
 			}
 		})

@@ -62,6 +62,11 @@ func (c *Conn) keepaliveTick() {
 	ctx, cancel := context.WithTimeout(context.Background(), c.opts.PongTimeout)
 	err := c.Ping(ctx)
 	cancel()
+	if c.closeStarted.Load() {
+		// The closing handshake has begun, and Close or the reader bound it by
+		// CloseTimeout: keepalive has nothing more to do.
+		return
+	}
 	if err != nil && c.frames.Load() == before {
 		select {
 		case <-c.closed:

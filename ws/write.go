@@ -281,6 +281,7 @@ func (c *Conn) writeFrame(ctx context.Context, fin bool, rsv byte, op opcode, p 
 	if err == nil {
 		if op == opClose {
 			c.closeSent = true
+			c.closeStarted.Store(true)
 		}
 		return nil
 	}
