@@ -31,7 +31,8 @@ type fakeConn struct {
 
 func newFakeConn() *fakeConn { return &fakeConn{closed: make(chan struct{})} }
 
-func (c *fakeConn) Write(ctx context.Context, typ ws.MessageType, p []byte) error {
+func (c *fakeConn) WritePrepared(ctx context.Context, pm *ws.PreparedMessage) error {
+	typ, p := pm.Type(), pm.Data()
 	if typ != ws.MessageText {
 		panic("hub wrote a binary message")
 	}

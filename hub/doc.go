@@ -23,8 +23,9 @@
 //
 // # Delivery
 //
-// Every event is encoded once, as JSON, and the same bytes are queued for every member of
-// the room. Each member has a bounded queue and one writer goroutine, which is the only
+// Every event is encoded once, as JSON in a [ws.PreparedMessage], and the same message is
+// queued for every member of the room, so its frame is built (and compressed) once for all
+// of them. Each member has a bounded queue and one writer goroutine, which is the only
 // goroutine that writes to its connection; publishing only appends to queues and never
 // waits for a connection. A member whose queue is full when an event is published, or
 // whose connection takes longer than Options.WriteTimeout to accept one event, is a slow

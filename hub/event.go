@@ -3,6 +3,8 @@ package hub
 import (
 	"encoding/json"
 	"time"
+
+	"github.com/duplex-ws/duplex/ws"
 )
 
 // The events of docs/chat-protocol.md, server to client. Each struct lists its fields in
@@ -31,25 +33,27 @@ type errorEvent struct {
 	TS    int64  `json:"ts"`
 }
 
-func encodePresence(typ, room, name string, members []string, now time.Time) []byte {
+func encodePresence(typ, room, name string, members []string, now time.Time) *ws.PreparedMessage {
 	if members == nil {
 		members = []string{} // [], not null
 	}
 	return encode(presenceEvent{Type: typ, Room: room, Name: name, Members: members, TS: now.UnixMilli()})
 }
 
-func encodeMessage(room, from, text string, now time.Time) []byte {
+func encodeMessage(room, from, text string, now time.Time) *ws.PreparedMessage {
 	return encode(messageEvent{Type: "message", Room: room, From: from, Text: text, TS: now.UnixMilli()})
 }
 
-func encodeError(text string, now time.Time) []byte {
+func encodeError(text string, now time.Time) *ws.PreparedMessage {
 	return encode(errorEvent{Type: "error", Error: text, TS: now.UnixMilli()})
 }
 
-// encode marshals an event. It cannot fail: events hold only strings and integers, and
+// encode marshals an event into a prepared text message, framed (and compressed) once for
+// every member it is written to. It cannot fail: events hold only strings and integers, and
 // json.Marshal replaces bytes that are not UTF-8 with U+FFFD, so the event is always a
 // valid text message.
-func encode(v any) []byte {
+func encode(v any) *ws.PreparedMessage {
 	b, _ := json.Marshal(v)
-	return b
+	pm, _ := ws.NewPreparedMessage(ws.MessageText, b)
+	return pm
 }

@@ -27,7 +27,7 @@ var (
 // Only the member's writer goroutine calls Write and Close. CloseNow may be called from
 // another goroutine, at any time, and must make a blocked Write or Close return.
 type Conn interface {
-	Write(ctx context.Context, typ ws.MessageType, p []byte) error
+	WritePrepared(ctx context.Context, pm *ws.PreparedMessage) error
 	Close(code ws.StatusCode, reason string) error
 	CloseNow() error
 }

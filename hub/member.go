@@ -14,9 +14,9 @@ type Member struct {
 	room *room
 	name string
 
-	queue chan []byte   // encoded events waiting for the writer
-	gone  chan struct{} // closed when the member is removed from the room
-	done  chan struct{} // closed when the member has left and its connection is closed
+	queue chan *ws.PreparedMessage // encoded events waiting for the writer
+	gone  chan struct{}            // closed when the member is removed from the room
+	done  chan struct{}            // closed when the member has left and its connection is closed
 
 	conn Conn // set by Join, before the writer starts
 
@@ -40,7 +40,7 @@ func newMember(h *Hub, r *room, name string) *Member {
 		hub:   h,
 		room:  r,
 		name:  name,
-		queue: make(chan []byte, h.opts.QueueSize+1), // and the welcome
+		queue: make(chan *ws.PreparedMessage, h.opts.QueueSize+1), // and the welcome
 		gone:  make(chan struct{}),
 		done:  make(chan struct{}),
 	}
@@ -155,7 +155,7 @@ func (m *Member) write() {
 		case <-m.gone:
 		case msg := <-m.queue:
 			ctx, cancel := context.WithTimeout(context.Background(), h.opts.WriteTimeout)
-			err := m.conn.Write(ctx, ws.MessageText, msg)
+			err := m.conn.WritePrepared(ctx, msg)
 			cancel()
 			switch {
 			case errors.Is(err, context.DeadlineExceeded):

@@ -82,8 +82,8 @@ func (r *room) leaveLocked(m *Member, code ws.StatusCode, reason string) {
 // full is dropped as a slow consumer, and its departure is queued after msg, so every
 // member that stays receives the same events in the same order. The queues share msg,
 // which nobody modifies.
-func (r *room) broadcastLocked(msg []byte) {
-	events := [][]byte{msg}
+func (r *room) broadcastLocked(msg *ws.PreparedMessage) {
+	events := []*ws.PreparedMessage{msg}
 	var slow []*Member
 	for len(events) > 0 {
 		msg, events = events[0], events[1:]

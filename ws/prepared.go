@@ -39,6 +39,12 @@ func NewPreparedMessage(typ MessageType, data []byte) (*PreparedMessage, error) 
 	return &PreparedMessage{typ: typ, data: data}, nil
 }
 
+// Type returns the message's type.
+func (pm *PreparedMessage) Type() MessageType { return pm.typ }
+
+// Data returns the message's payload, which must not be modified.
+func (pm *PreparedMessage) Data() []byte { return pm.data }
+
 // frame returns the server frame of the message, compressed with a window of 1<<bits bytes,
 // or uncompressed if bits is 0.
 func (pm *PreparedMessage) frame(bits int) []byte {

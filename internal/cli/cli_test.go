@@ -107,6 +107,7 @@ func TestUsageErrors(t *testing.T) {
 		{nil, []string{"serve", "--tls-self-signed", "--tls-cert", "c.pem", "--tls-key", "k.pem"}, "exclude each other"},
 		{nil, []string{"serve", "--tls-cert", "missing.pem", "--tls-key", "missing.pem"}, "loading the TLS certificate"},
 		{nil, []string{"serve", "--log-format", "xml"}, `--log-format must be text or json, not "xml"`},
+		{nil, []string{"serve", "--compression", "gzip"}, `--compression must be none, no-takeover or takeover, not "gzip"`},
 		{nil, []string{"serve", "--log-level", "loud"}, `--log-level must be debug, info, warn or error, not "loud"`},
 		{nil, []string{"serve", "--addr", "8080"}, `--addr "8080"`},
 		{nil, []string{"serve", "--allow-origin", "[a-"}, "malformed origin pattern"},

@@ -32,6 +32,7 @@ type serveOptions struct {
 	shutdownTimeout     time.Duration
 	tlsCert, tlsKey     string
 	tlsSelfSigned       bool
+	compression         string
 	logFormat           string
 	logLevel            string
 }
@@ -57,6 +58,7 @@ func serveFlags(o *serveOptions) *flagSet {
 	f.stringVar(&o.tlsCert, "tls-cert", "", "serve https and wss with the PEM certificate in `file` (with --tls-key)")
 	f.stringVar(&o.tlsKey, "tls-key", "", "read the certificate's private key from the PEM `file`")
 	f.boolVar(&o.tlsSelfSigned, "tls-self-signed", false, "serve https and wss with a certificate made at start-up for localhost, 127.0.0.1 and ::1, for local development (browsers warn about it)")
+	f.stringVar(&o.compression, "compression", d.Compression, "agree to permessage-deflate as `mode` none, no-takeover (each message on its own) or takeover (messages may refer to earlier ones: smaller, more memory per connection)")
 	f.stringVar(&o.logFormat, "log-format", "text", "log to stderr in `format` text or json")
 	f.stringVar(&o.logLevel, "log-level", "info", "log records of `level` debug, info, warn or error, and above")
 	return f
@@ -120,6 +122,8 @@ func (o *serveOptions) check() error {
 		return usageErrorf("--tls-cert and --tls-key go together")
 	case o.tlsSelfSigned && o.tlsCert != "":
 		return usageErrorf("--tls-self-signed and --tls-cert exclude each other")
+	case o.compression != "none" && o.compression != "no-takeover" && o.compression != "takeover":
+		return usageErrorf("--compression must be none, no-takeover or takeover, not %q", o.compression)
 	case o.logFormat != "text" && o.logFormat != "json":
 		return usageErrorf("--log-format must be text or json, not %q", o.logFormat)
 	}
@@ -162,6 +166,7 @@ func (o *serveOptions) config(logger *slog.Logger) server.Config {
 		TLSCertFile:         o.tlsCert,
 		TLSKeyFile:          o.tlsKey,
 		TLSSelfSigned:       o.tlsSelfSigned,
+		Compression:         o.compression,
 		Logger:              logger,
 	}
 	if c.MaxMessageSize == 0 {

@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"path"
 	"time"
+
+	"github.com/duplex-ws/duplex/ws"
 )
 
 // Config lists every knob of the server; each field is a flag of duplex serve, named in
@@ -54,6 +56,12 @@ type Config struct {
 	// ShutdownTimeout bounds a graceful shutdown in [Server.Run]: connections still open
 	// after it are closed at once (--shutdown-timeout). Zero means 10 seconds.
 	ShutdownTimeout time.Duration
+
+	// Compression is the permessage-deflate the server agrees to when a client offers it
+	// (--compression): "none", "no-takeover" (each message compressed on its own, no
+	// compression state kept between messages) or "takeover" (messages may refer to
+	// earlier ones; more memory per connection). Empty means "no-takeover".
+	Compression string
 
 	// TLSCertFile and TLSKeyFile are the PEM files of the certificate and key to serve
 	// HTTPS and WSS with (--tls-cert, --tls-key). Both or neither must be set.
@@ -110,6 +118,9 @@ func (c *Config) withDefaults() Config {
 	orDefaultDuration(&o.WriteTimeout, 10*time.Second)
 	orDefaultDuration(&o.PingInterval, 30*time.Second)
 	orDefaultDuration(&o.PongTimeout, 10*time.Second)
+	if o.Compression == "" {
+		o.Compression = "no-takeover"
+	}
 	orDefaultDuration(&o.ShutdownTimeout, 10*time.Second)
 	return o
 }
@@ -123,6 +134,8 @@ func (c *Config) validate() error {
 		return fmt.Errorf("%w: QueueSize %d is negative", ErrConfig, c.QueueSize)
 	case c.WriteTimeout < 0:
 		return fmt.Errorf("%w: WriteTimeout %v is negative", ErrConfig, c.WriteTimeout)
+	case c.Compression != "" && compressionModes[c.Compression] == 0 && c.Compression != "none":
+		return fmt.Errorf("%w: Compression %q is not none, no-takeover or takeover", ErrConfig, c.Compression)
 	case c.PongTimeout < 0:
 		return fmt.Errorf("%w: PongTimeout %v is negative", ErrConfig, c.PongTimeout)
 	case c.ShutdownTimeout < 0:
@@ -152,4 +165,11 @@ func CheckOriginPattern(p string) error {
 }
 
 // tls reports whether the server serves HTTPS and WSS.
+// compressionModes maps Config.Compression to the ws package's modes.
+var compressionModes = map[string]ws.CompressionMode{
+	"none":        ws.CompressionDisabled,
+	"no-takeover": ws.CompressionNoContextTakeover,
+	"takeover":    ws.CompressionContextTakeover,
+}
+
 func (c *Config) tls() bool { return c.TLSSelfSigned || c.TLSCertFile != "" }

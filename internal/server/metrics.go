@@ -168,10 +168,10 @@ type countedConn struct {
 	metrics *metrics
 }
 
-func (c countedConn) Write(ctx context.Context, typ ws.MessageType, p []byte) error {
-	err := c.Conn.Write(ctx, typ, p)
+func (c countedConn) WritePrepared(ctx context.Context, pm *ws.PreparedMessage) error {
+	err := c.Conn.WritePrepared(ctx, pm)
 	if err == nil {
-		c.metrics.sent(endpointChat, len(p))
+		c.metrics.sent(endpointChat, len(pm.Data()))
 	}
 	return err
 }

@@ -210,8 +210,7 @@ func (s *Server) refuse(w http.ResponseWriter, r *http.Request, ep endpoint, why
 // the connection; the caller must remove it from the table. It returns nil if there is no
 // connection to serve.
 func (s *Server) accept(w http.ResponseWriter, r *http.Request, ep endpoint, subprotocols []string) *ws.Conn {
-	sw := &statusWriter{ResponseWriter: w}
-	c, err := ws.Accept(sw, r, &ws.AcceptOptions{
+	c, err := ws.Accept(w, r, &ws.AcceptOptions{
 		ConnOptions: ws.ConnOptions{
 			ReadLimit:    s.cfg.MaxMessageSize,
 			PingInterval: max(s.cfg.PingInterval, 0),
@@ -219,18 +218,19 @@ func (s *Server) accept(w http.ResponseWriter, r *http.Request, ep endpoint, sub
 			Logger:       s.log,
 		},
 		Subprotocols:   subprotocols,
+		Compression:    ws.CompressionOptions{Mode: compressionModes[s.cfg.Compression]},
 		OriginPatterns: s.cfg.AllowOrigins,
 	})
 	if err != nil {
-		// Accept's errors do not say which check failed; its status does.
-		why := rejectHandshake
-		if sw.status == http.StatusForbidden {
-			why = rejectOrigin
-		}
-		if sw.status != 0 {
+		var he *ws.HandshakeError
+		if errors.As(err, &he) {
+			why := rejectHandshake
+			if he.Status == http.StatusForbidden {
+				why = rejectOrigin
+			}
 			s.metrics.reject(why)
 		}
-		s.log.Debug("websocket refused", "endpoint", ep.String(), "remote", r.RemoteAddr, "status", sw.status, "err", err)
+		s.log.Debug("websocket refused", "endpoint", ep.String(), "remote", r.RemoteAddr, "err", err)
 		return nil
 	}
 	if s.conns.add(c, ep) {
@@ -241,17 +241,3 @@ func (s *Server) accept(w http.ResponseWriter, r *http.Request, ep endpoint, sub
 	}
 	return c
 }
-
-// statusWriter records the status of a response. Unwrap lets ws.Accept hijack the
-// connection through it.
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-}
-
-func (w *statusWriter) WriteHeader(code int) {
-	w.status = code
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

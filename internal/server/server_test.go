@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -146,7 +147,7 @@ func TestOrigin(t *testing.T) {
 	ctx := testContext(t)
 	ts := start(t, &server.Config{AllowOrigins: []string{"*.example.com"}})
 	host := strings.TrimPrefix(ts.http, "http://")
-	for _, tc := range []struct {
+	for i, tc := range []struct {
 		origin string
 		ok     bool
 	}{
@@ -157,7 +158,9 @@ func TestOrigin(t *testing.T) {
 		{"http://127.0.0.1:1", false},
 		{"null", false},
 	} {
-		for _, path := range []string{"/ws/echo", "/ws/chat?name=ada"} {
+		// A name of its own per case: a closed member's name is released
+		// asynchronously, and a name still held would be refused with 409 first.
+		for _, path := range []string{"/ws/echo", "/ws/chat?name=ada" + strconv.Itoa(i)} {
 			opts := &ws.DialOptions{HTTPHeader: http.Header{}}
 			if tc.origin != "" {
 				opts.HTTPHeader.Set("Origin", tc.origin)
