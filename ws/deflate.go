@@ -168,6 +168,7 @@ type compressedSource struct {
 	c    *Conn
 	tail int // bytes of syncTail already given
 	done bool
+	one  [1]byte // ReadByte's slow path reads into it, so that nothing escapes per call
 }
 
 // compressedReadError carries an error the connection has already acted on through the
@@ -208,11 +209,10 @@ func (s *compressedSource) ReadByte() (byte, error) {
 		c.msgSize++
 		return b, nil
 	}
-	var b [1]byte
 	for {
-		n, err := s.Read(b[:])
+		n, err := s.Read(s.one[:])
 		if n == 1 {
-			return b[0], nil
+			return s.one[0], nil
 		}
 		if err != nil {
 			return 0, err
@@ -222,9 +222,13 @@ func (s *compressedSource) ReadByte() (byte, error) {
 
 // drain reads the rest of the message's raw payload, if the decompressor stopped early.
 func (s *compressedSource) drain() error {
-	var scratch [512]byte
+	if s.done {
+		return nil
+	}
+	scratch := getBuffer(512)
+	defer putBuffer(scratch)
 	for !s.done {
-		if _, err := s.c.readRaw(scratch[:]); err != nil {
+		if _, err := s.c.readRaw(*scratch); err != nil {
 			if err == io.EOF {
 				s.done = true
 				return nil

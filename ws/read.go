@@ -179,9 +179,10 @@ func (c *Conn) endMessage() {
 
 // discardPayload reads and drops the rest of the open message, validating it all the same.
 func (c *Conn) discardPayload() error {
-	var scratch [512]byte
+	scratch := getBuffer(4096)
+	defer putBuffer(scratch)
 	for {
-		if _, err := c.readData(scratch[:]); err != nil {
+		if _, err := c.readData(*scratch); err != nil {
 			return err
 		}
 	}
@@ -247,7 +248,7 @@ func (c *Conn) readRaw(p []byte) (int, error) {
 	case c.r < c.w:
 		n = copy(p, (*c.rbuf)[c.r:c.w])
 		c.r += n
-	case c.rbuf == nil || len(p) >= len(*c.rbuf):
+	case len(p) >= c.opts.ReadBufferSize:
 		// Nothing is buffered and the destination is large: read straight into it.
 		var err error
 		for n == 0 {

@@ -6,17 +6,23 @@
 // (npm ci), pinned by package-lock.json.
 //
 // Usage:
-//   peer.js server [--max-size N]
+//   peer.js server [--max-size N] [--compression MODE [--max-window-bits N]]
 //     Listens on 127.0.0.1 on a port the system picks and prints
 //     {"event":"listening","port":PORT}. Each connection follows the script in the query
 //     of its URL: ws://127.0.0.1:PORT/?id=ID&script=JSON&protocols=a,b&force=x.
 //     protocols is the server's subprotocols, most preferred first; force, if set, is
 //     answered whatever the client offered (to test that the client refuses it).
-//   peer.js client [--max-size N] [--subprotocols a,b] URL SCRIPT
+//   peer.js client [--max-size N] [--subprotocols a,b] [--compression MODE [--max-window-bits N]] URL SCRIPT
 //     Connects to URL, follows SCRIPT and exits once the connection is closed.
 //
 // --max-size is the largest message accepted (default 32 MiB); a larger one fails the
 // connection with 1009.
+//
+// --compression sets permessage-deflate (RFC 7692): "takeover" or "no-takeover" offers (as a
+// client) or accepts (as a server) it with context takeover or without it in both
+// directions, compressing every message whatever its size; "none" turns it off.
+// --max-window-bits N (8 to 15) then bounds both windows. Without --compression the
+// library's default applies (offered by a client, off in a server).
 //
 // A script is a JSON list of actions, run in order while every data message received is
 // echoed back, text as text and binary as binary:
@@ -128,8 +134,27 @@ function offeredSubprotocols(header) {
   return (header || '').split(',').map((p) => p.trim()).filter((p) => p);
 }
 
+// perMessageDeflate returns the ws option for --compression, or undefined for the
+// library's default.
+function perMessageDeflate(opts, server) {
+  const mode = opts['--compression'];
+  if (mode === '') return undefined;
+  if (mode === 'none') return false;
+  if (mode !== 'takeover' && mode !== 'no-takeover') throw new Error(`unknown --compression ${mode}`);
+  const noTakeover = mode === 'no-takeover';
+  const bits = opts['--max-window-bits'] ? Number(opts['--max-window-bits']) : undefined;
+  return {
+    serverNoContextTakeover: noTakeover,
+    clientNoContextTakeover: noTakeover,
+    serverMaxWindowBits: bits,
+    // A client offers the parameter, valueless when it sets no limit (RFC 7692 §7.1.2.2).
+    clientMaxWindowBits: bits === undefined && !server ? true : bits,
+    threshold: 0,
+  };
+}
+
 function main(argv) {
-  const opts = { '--max-size': String(DEFAULT_MAX_SIZE), '--subprotocols': '' };
+  const opts = { '--max-size': String(DEFAULT_MAX_SIZE), '--subprotocols': '', '--compression': '', '--max-window-bits': '' };
   const args = [];
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] in opts) opts[argv[i]] = argv[++i];
@@ -137,10 +162,12 @@ function main(argv) {
   }
   const maxPayload = Number(opts['--max-size']);
   if (args[0] === 'server') {
+    const serverDeflate = perMessageDeflate(opts, true);
     const wss = new WebSocketServer({
       host: '127.0.0.1',
       port: 0,
       maxPayload,
+      ...(serverDeflate !== undefined && { perMessageDeflate: serverDeflate }),
       // Pick by this connection's preference order, from the URL's query.
       handleProtocols: (offered, req) => {
         const query = new URL(req.url, 'ws://127.0.0.1').searchParams;
@@ -157,7 +184,10 @@ function main(argv) {
     });
   } else if (args[0] === 'client' && args.length === 3) {
     const protocols = offeredSubprotocols(opts['--subprotocols']);
-    const ws = new WebSocket(args[1], protocols, { maxPayload });
+    const options = { maxPayload };
+    const deflate = perMessageDeflate(opts, false);
+    if (deflate !== undefined) options.perMessageDeflate = deflate;
+    const ws = new WebSocket(args[1], protocols, options);
     const onError = (err) => emit('', 'error', { error: String(err) }); // a failed handshake
     ws.on('error', onError);
     ws.on('open', () => {

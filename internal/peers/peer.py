@@ -6,17 +6,22 @@ server, over 127.0.0.1. It uses the library's legacy asyncio API, the only one i
 websockets 10.x (Debian's python3-websockets); later versions still ship it.
 
 Usage:
-    peer.py server [--max-size N]
+    peer.py server [--max-size N] [--compression MODE [--max-window-bits N]]
         Listens on 127.0.0.1 on a port the system picks and prints
         {"event": "listening", "port": PORT}. Each connection follows the script in the
         query of its URL: ws://127.0.0.1:PORT/?id=ID&script=JSON&protocols=a,b&force=x.
         protocols is the server's subprotocols, most preferred first; force, if set, is
         answered whatever the client offered (to test that the client refuses it).
-    peer.py client [--max-size N] [--subprotocols a,b] URL SCRIPT
+    peer.py client [--max-size N] [--subprotocols a,b] [--compression MODE [--max-window-bits N]] URL SCRIPT
         Connects to URL, follows SCRIPT and exits once the connection is closed.
 
 --max-size is the largest message accepted (default 32 MiB); a larger one fails the
 connection with 1009.
+
+--compression sets permessage-deflate (RFC 7692): "takeover" or "no-takeover" offers (as a
+client) or accepts (as a server) it with context takeover or without it in both
+directions, "none" turns it off. --max-window-bits N (8 to 15) then bounds both windows.
+Without --compression the library's default applies.
 
 A script is a JSON list of actions, run in order while every data message received is
 echoed back, text as text and binary as binary:
@@ -42,6 +47,10 @@ import sys
 import urllib.parse
 
 from websockets.exceptions import ConnectionClosed
+from websockets.extensions.permessage_deflate import (
+    ClientPerMessageDeflateFactory,
+    ServerPerMessageDeflateFactory,
+)
 from websockets.frames import Close
 from websockets.legacy.client import connect
 from websockets.legacy.server import WebSocketServerProtocol, serve
@@ -148,8 +157,36 @@ async def handle(ws, path=None):
     await run(ws, query.get("id", [""])[0], script, offered_subprotocols(ws.request_headers))
 
 
+def compression_args(opts, server):
+    """The keyword arguments of serve() or connect() for --compression."""
+    mode = opts["--compression"]
+    if mode == "":
+        return {}  # the library's default
+    if mode == "none":
+        return {"compression": None}
+    if mode not in ("takeover", "no-takeover"):
+        raise ValueError(f"unknown --compression {mode!r}")
+    no_takeover = mode == "no-takeover"
+    bits = int(opts["--max-window-bits"]) if opts["--max-window-bits"] else None
+    if server:
+        factory = ServerPerMessageDeflateFactory(
+            server_no_context_takeover=no_takeover,
+            client_no_context_takeover=no_takeover,
+            server_max_window_bits=bits,
+            client_max_window_bits=bits,
+        )
+    else:
+        factory = ClientPerMessageDeflateFactory(
+            server_no_context_takeover=no_takeover,
+            client_no_context_takeover=no_takeover,
+            server_max_window_bits=bits,
+            client_max_window_bits=bits or True,
+        )
+    return {"compression": None, "extensions": [factory]}
+
+
 async def main(argv):
-    opts = {"--max-size": str(DEFAULT_MAX_SIZE), "--subprotocols": ""}
+    opts = {"--max-size": str(DEFAULT_MAX_SIZE), "--subprotocols": "", "--compression": "", "--max-window-bits": ""}
     args = []
     it = iter(argv[1:])
     for arg in it:
@@ -161,14 +198,16 @@ async def main(argv):
     if args[:1] == ["server"]:
         # ping_interval=None: no keepalive pings of the library's own in the tests.
         async with serve(handle, "127.0.0.1", 0, create_protocol=ServerProtocol,
-                         max_size=max_size, ping_interval=None) as server:
+                         max_size=max_size, ping_interval=None,
+                         **compression_args(opts, server=True)) as server:
             emit("", "listening", port=server.sockets[0].getsockname()[1])
             await asyncio.Future()  # until killed
     elif args[:1] == ["client"] and len(args) == 3:
         protocols = [p for p in opts["--subprotocols"].split(",") if p]
         try:
             ws = await connect(args[1], subprotocols=protocols or None,
-                               max_size=max_size, ping_interval=None)
+                               max_size=max_size, ping_interval=None,
+                               **compression_args(opts, server=False))
         except Exception as exc:
             emit("", "error", error=repr(exc))
             return 1

@@ -3,6 +3,10 @@
 // ws://…/runCase?case=N&agent=AGENT, and finally asks for the reports to be written.
 //
 //	go run ./internal/autobahn/client -url ws://127.0.0.1:9001 -agent duplex
+//
+// -compress chooses the permessage-deflate (RFC 7692) offered in each case's dial, which
+// the suite's cases 12.* and 13.* need: "takeover" (the default), "no-takeover" or "none".
+// When compression is agreed every message is compressed, however small.
 package main
 
 import (
@@ -38,10 +42,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	agent := fs.String("agent", "duplex", "the agent name the reports use")
 	cases := fs.String("cases", "", "run only these case numbers (comma-separated; default all)")
 	caseTimeout := fs.Duration("case-timeout", 5*time.Minute, "longest a single case may run")
+	compress := fs.String("compress", "takeover", "permessage-deflate offered in the cases: none, no-takeover or takeover")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	deflate, err := compression(*compress)
+	if err != nil {
+		return err
+	}
 	opts := &ws.DialOptions{ConnOptions: ws.ConnOptions{ReadLimit: autobahn.ReadLimit}}
+	// The cases offer compression; the control connections (case count, reports) do not.
+	caseOpts := *opts
+	caseOpts.Compression = deflate
 
 	var numbers []int
 	if *cases != "" {
@@ -68,7 +80,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		u := *base + "/runCase?case=" + strconv.Itoa(n) + "&agent=" + url.QueryEscape(*agent)
 		caseCtx, cancel := context.WithTimeout(ctx, *caseTimeout)
-		err := runCase(caseCtx, u, opts)
+		err := runCase(caseCtx, u, &caseOpts)
 		cancel()
 		fmt.Fprintf(stdout, "case %d/%d: %v\n", n, len(numbers), describe(err))
 	}
@@ -123,4 +135,22 @@ func describe(err error) string {
 		return "closed " + strconv.Itoa(int(code))
 	}
 	return err.Error()
+}
+
+// compression returns the permessage-deflate options for -compress: "none", "no-takeover"
+// or "takeover". Every message is compressed, however small, so that the suite's cases
+// 12.* and 13.* exercise the compressor at each of their sizes.
+func compression(flag string) (ws.CompressionOptions, error) {
+	o := ws.CompressionOptions{Threshold: -1}
+	switch flag {
+	case "none":
+		o.Mode = ws.CompressionDisabled
+	case "no-takeover":
+		o.Mode = ws.CompressionNoContextTakeover
+	case "takeover":
+		o.Mode = ws.CompressionContextTakeover
+	default:
+		return o, fmt.Errorf("-compress %q: want none, no-takeover or takeover", flag)
+	}
+	return o, nil
 }

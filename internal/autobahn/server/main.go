@@ -2,6 +2,11 @@
 // message on every path, unchanged.
 //
 //	go run ./internal/autobahn/server -addr 127.0.0.1:9001
+//
+// -compress chooses permessage-deflate (RFC 7692), which the suite's cases 12.* and 13.*
+// need: "takeover" (the default) accepts every offer those cases make, "no-takeover"
+// accepts them while compressing each message on its own, "none" declines them. When
+// compression is agreed every message is compressed, however small.
 package main
 
 import (
@@ -37,7 +42,12 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready chan<- net.
 	fs.SetOutput(stderr)
 	addr := fs.String("addr", "127.0.0.1:9001", "address to listen on")
 	verbose := fs.Bool("v", false, "log every connection's end")
+	compress := fs.String("compress", "takeover", "permessage-deflate: none, no-takeover or takeover")
 	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	deflate, err := compression(*compress)
+	if err != nil {
 		return err
 	}
 	level := slog.LevelInfo
@@ -49,6 +59,7 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready chan<- net.
 	opts := &ws.AcceptOptions{
 		ConnOptions:              ws.ConnOptions{ReadLimit: autobahn.ReadLimit, Logger: log},
 		InsecureSkipVerifyOrigin: true,
+		Compression:              deflate,
 	}
 	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, err := ws.Accept(w, r, opts)
@@ -83,4 +94,22 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready chan<- net.
 		return err
 	}
 	return nil
+}
+
+// compression returns the permessage-deflate options for -compress: "none", "no-takeover"
+// or "takeover". Every message is compressed, however small, so that the suite's cases
+// 12.* and 13.* exercise the compressor at each of their sizes.
+func compression(flag string) (ws.CompressionOptions, error) {
+	o := ws.CompressionOptions{Threshold: -1}
+	switch flag {
+	case "none":
+		o.Mode = ws.CompressionDisabled
+	case "no-takeover":
+		o.Mode = ws.CompressionNoContextTakeover
+	case "takeover":
+		o.Mode = ws.CompressionContextTakeover
+	default:
+		return o, fmt.Errorf("-compress %q: want none, no-takeover or takeover", flag)
+	}
+	return o, nil
 }
