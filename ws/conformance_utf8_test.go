@@ -8,7 +8,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"net"
 	"strings"
 	"testing"
 	"time"
@@ -559,30 +558,9 @@ func TestUTF8EmptyFragments(t *testing.T) {
 // 15 window bits both ways (RFC 7692 §7.1.2), through ws.NewCompressedConnForTest.
 func newCompressedPair(t testing.TB, r role, mode ws.CompressionMode) (*ws.Conn, *rawPeer) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	accepted := make(chan net.Conn, 1)
-	go func() {
-		nc, _ := ln.Accept()
-		accepted <- nc
-	}()
-	a, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := <-accepted
-	if b == nil {
-		a.Close()
-		t.Fatal("accept failed")
-	}
+	a, b := tcpPair(t)
 	c := ws.NewCompressedConnForTest(a, r == asClient, &ws.ConnOptions{CloseTimeout: 2 * time.Second}, mode, 15, 15)
-	t.Cleanup(func() {
-		c.CloseNow()
-		b.Close()
-	})
+	t.Cleanup(func() { c.CloseNow() })
 	return c, &rawPeer{t: t, nc: b, br: bufio.NewReader(b), client: r == asServer, key: [4]byte{0x37, 0xfa, 0x21, 0x3d}}
 }
 

@@ -32,32 +32,6 @@ var deflateTail = []byte{0x00, 0x00, 0xff, 0xff}
 // deflateModes are the modes a compressed Conn under test runs in.
 var deflateModes = []ws.CompressionMode{ws.CompressionNoContextTakeover, ws.CompressionContextTakeover}
 
-// tcpPair returns the two ends of a loopback TCP connection, closed when the test ends.
-func tcpPair(t testing.TB) (net.Conn, net.Conn) {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	accepted := make(chan net.Conn, 1)
-	go func() {
-		nc, _ := ln.Accept()
-		accepted <- nc
-	}()
-	a, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := <-accepted
-	if b == nil {
-		a.Close()
-		t.Fatal("accept failed")
-	}
-	t.Cleanup(func() { a.Close(); b.Close() })
-	return a, b
-}
-
 // newDeflatePair is newPair with permessage-deflate agreed in mode: the raw peer
 // compresses with readBits, the Conn under test with writeBits. under, if not nil, wraps
 // the Conn's end of the connection.

@@ -92,28 +92,7 @@ type wireFrame struct {
 // loopback TCP to a raw peer. Both are closed when the test ends.
 func newPair(t testing.TB, r role, mode readMode, opts *ws.ConnOptions) (*ws.Conn, *rawPeer) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	accepted := make(chan net.Conn, 1)
-	go func() {
-		nc, err := ln.Accept()
-		if err != nil {
-			accepted <- nil
-			return
-		}
-		accepted <- nc
-	}()
-	a, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := <-accepted
-	if b == nil {
-		t.Fatal("accept failed")
-	}
+	a, b := tcpPair(t)
 	if opts == nil {
 		opts = &ws.ConnOptions{}
 	}
@@ -131,11 +110,34 @@ func newPair(t testing.TB, r role, mode readMode, opts *ws.ConnOptions) (*ws.Con
 		ws.SetMaskKeyForTest(c, [4]byte{0x37, 0xfa, 0x21, 0x3d})
 	}
 	p := &rawPeer{t: t, nc: b, br: bufio.NewReader(b), client: r == asServer, key: [4]byte{0x37, 0xfa, 0x21, 0x3d}}
-	t.Cleanup(func() {
-		c.CloseNow()
-		b.Close()
-	})
+	t.Cleanup(func() { c.CloseNow() })
 	return c, p
+}
+
+// tcpPair returns the two ends of a loopback TCP connection, closed when the test ends.
+func tcpPair(t testing.TB) (net.Conn, net.Conn) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		nc, _ := ln.Accept()
+		accepted <- nc
+	}()
+	a, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := <-accepted
+	if b == nil {
+		a.Close()
+		t.Fatal("accept failed")
+	}
+	t.Cleanup(func() { a.Close(); b.Close() })
+	return a, b
 }
 
 // frame encodes a frame as the peer would send it: masked if the peer is the client.

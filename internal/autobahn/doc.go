@@ -12,6 +12,7 @@ package autobahn
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/duplex-ws/duplex/ws"
 )
@@ -33,4 +34,22 @@ func Echo(ctx context.Context, c *ws.Conn) error {
 		}
 		buf = msg
 	}
+}
+
+// Compression returns the permessage-deflate options for -compress: "none", "no-takeover"
+// or "takeover". Every message is compressed, however small, so that the suite's cases
+// 12.* and 13.* exercise the compressor at each of their sizes.
+func Compression(flag string) (ws.CompressionOptions, error) {
+	o := ws.CompressionOptions{Threshold: -1}
+	switch flag {
+	case "none":
+		o.Mode = ws.CompressionDisabled
+	case "no-takeover":
+		o.Mode = ws.CompressionNoContextTakeover
+	case "takeover":
+		o.Mode = ws.CompressionContextTakeover
+	default:
+		return o, fmt.Errorf("-compress %q: want none, no-takeover or takeover", flag)
+	}
+	return o, nil
 }

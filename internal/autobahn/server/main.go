@@ -46,7 +46,7 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready chan<- net.
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	deflate, err := compression(*compress)
+	deflate, err := autobahn.Compression(*compress)
 	if err != nil {
 		return err
 	}
@@ -94,22 +94,4 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready chan<- net.
 		return err
 	}
 	return nil
-}
-
-// compression returns the permessage-deflate options for -compress: "none", "no-takeover"
-// or "takeover". Every message is compressed, however small, so that the suite's cases
-// 12.* and 13.* exercise the compressor at each of their sizes.
-func compression(flag string) (ws.CompressionOptions, error) {
-	o := ws.CompressionOptions{Threshold: -1}
-	switch flag {
-	case "none":
-		o.Mode = ws.CompressionDisabled
-	case "no-takeover":
-		o.Mode = ws.CompressionNoContextTakeover
-	case "takeover":
-		o.Mode = ws.CompressionContextTakeover
-	default:
-		return o, fmt.Errorf("-compress %q: want none, no-takeover or takeover", flag)
-	}
-	return o, nil
 }
