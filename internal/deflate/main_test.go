@@ -1,0 +1,9 @@
+package deflate
+
+import (
+	"testing"
+
+	"github.com/duplex-ws/duplex/internal/leakcheck"
+)
+
+func TestMain(m *testing.M) { leakcheck.Main(m) }
