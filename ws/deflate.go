@@ -149,8 +149,11 @@ func (c *Conn) endInflate() {
 }
 
 // remember appends decompressed bytes to the dictionary, keeping the last window of them.
+// The window kept is at least 512 bytes: zlib, which most peers compress with, cannot use
+// a 256-byte window and silently uses 512 bytes when 8 window bits are agreed, so its
+// messages may refer that far back into the ones before.
 func (d *deflateState) remember(p []byte) {
-	window := 1 << d.params.readWindowBits
+	window := 1 << max(d.params.readWindowBits, 9)
 	if len(p) >= window {
 		d.dict = append(d.dict[:0], p[len(p)-window:]...)
 		return
