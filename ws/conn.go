@@ -153,7 +153,7 @@ type Conn struct {
 
 	// Pings.
 	pingMu    sync.Mutex
-	pings     map[uint64]chan struct{}
+	pings     map[string]chan struct{} // by payload
 	pingSeq   atomic.Uint64
 	keepalive *time.Timer
 }

@@ -10,42 +10,66 @@ import (
 // the connection, so Ping returns only while another goroutine reads (see the package
 // documentation's Concurrency section).
 func (c *Conn) Ping(ctx context.Context) error {
-	id := c.pingSeq.Add(1)
-	done := make(chan struct{})
+	var payload [8]byte
+	binary.BigEndian.PutUint64(payload[:], c.pingSeq.Add(1))
+	return c.ping(ctx, payload[:])
+}
+
+// PingPayload is Ping with a payload of the caller's, at most 125 bytes, which the peer's
+// pong returns. Pings outstanding with the same payload are all answered by its first
+// pong.
+func (c *Conn) PingPayload(ctx context.Context, payload []byte) error {
+	if len(payload) > maxControlPayload {
+		return fmt.Errorf("ws: ping: payload of %d bytes exceeds 125", len(payload))
+	}
+	return c.ping(ctx, payload)
+}
+
+func (c *Conn) ping(ctx context.Context, payload []byte) error {
+	key := string(payload)
 	c.pingMu.Lock()
 	if c.pings == nil {
-		c.pings = make(map[uint64]chan struct{})
+		c.pings = make(map[string]chan struct{})
 	}
-	c.pings[id] = done
+	done, ok := c.pings[key]
+	if !ok {
+		done = make(chan struct{})
+		c.pings[key] = done
+	}
 	c.pingMu.Unlock()
-	defer func() {
-		c.pingMu.Lock()
-		delete(c.pings, id)
-		c.pingMu.Unlock()
-	}()
 
-	var payload [8]byte
-	binary.BigEndian.PutUint64(payload[:], id)
-	if err := c.writeControl(ctx, opPing, payload[:]); err != nil {
+	if err := c.writeControl(ctx, opPing, payload); err != nil {
+		c.forgetPing(key, done)
 		return fmt.Errorf("ws: ping: %w", err)
 	}
 	select {
 	case <-done:
 		return nil
 	case <-ctx.Done():
+		c.forgetPing(key, done)
 		return fmt.Errorf("ws: ping: %w", ctx.Err())
 	case <-c.closed:
 		return fmt.Errorf("ws: ping: %w", c.cause())
 	}
 }
 
-// pongReceived wakes the Ping waiting for the pong with this id, if any. Pongs that answer
-// no ping of ours (unsolicited pongs, RFC 6455 §5.5.3) are ignored.
-func (c *Conn) pongReceived(id uint64) {
+// forgetPing stops waiting for the pong of a ping given up on, so that pings whose pongs
+// never come do not pile up.
+func (c *Conn) forgetPing(key string, done chan struct{}) {
 	c.pingMu.Lock()
-	if done, ok := c.pings[id]; ok {
+	if c.pings[key] == done {
+		delete(c.pings, key)
+	}
+	c.pingMu.Unlock()
+}
+
+// pongReceived wakes the pings waiting for a pong with this payload, if any. Pongs that
+// answer no ping of ours (unsolicited pongs, RFC 6455 §5.5.3) are ignored.
+func (c *Conn) pongReceived(payload []byte) {
+	c.pingMu.Lock()
+	if done, ok := c.pings[string(payload)]; ok {
 		close(done)
-		delete(c.pings, id)
+		delete(c.pings, string(payload))
 	}
 	c.pingMu.Unlock()
 }

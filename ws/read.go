@@ -3,7 +3,6 @@ package ws
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -399,9 +398,7 @@ func (c *Conn) handleControl(op opcode, payload []byte) error {
 		if c.opts.OnPong != nil {
 			c.opts.OnPong(payload)
 		}
-		if len(payload) == 8 {
-			c.pongReceived(binary.BigEndian.Uint64(payload))
-		}
+		c.pongReceived(payload)
 	case opClose:
 		ce, err := parseClosePayload(payload)
 		if err != nil {

@@ -24,7 +24,7 @@ import (
 )
 
 // sessionCommands lists the commands of an interactive session, for --help and /help.
-const sessionCommands = `  /ping                   ping the server and show the round trip when the pong arrives
+const sessionCommands = `  /ping [DATA]            ping the server (with DATA) and show the round trip when the pong arrives
   /close [CODE] [REASON]  close the connection, with 1000 (normal closure) by default
   /binary DATA            send DATA, in hex (or base64, see --binary-format), as binary
   /help                   list the commands
@@ -199,11 +199,11 @@ func (s *session) input(ctx context.Context, p []byte) (done bool, err error) {
 	case "help":
 		s.d.info("Commands:\n%s", strings.TrimSuffix(sessionCommands, "\n"))
 	case "ping":
-		if arg != "" {
-			s.d.info("/ping sends no data of yours: the ws package chooses a ping's payload")
+		if len(arg) > 125 {
+			s.d.info("/ping: data of %d bytes exceeds the 125 a ping may carry", len(arg))
 			return false, nil
 		}
-		s.ping(ctx)
+		s.ping(ctx, arg)
 	case "close":
 		code, reason, err := parseClose(arg)
 		if err != nil {
@@ -231,14 +231,25 @@ func (s *session) send(ctx context.Context, typ ws.MessageType, p []byte) {
 	s.c.Write(ctx, typ, p)
 }
 
-// ping sends a ping, and shows the round trip when its pong arrives.
-func (s *session) ping(ctx context.Context) {
-	s.d.sent("ping")
+// ping sends a ping, with data if not empty, and shows the round trip when its pong
+// arrives.
+func (s *session) ping(ctx context.Context, data string) {
+	if data == "" {
+		s.d.sent("ping")
+	} else {
+		s.d.sent("ping " + data)
+	}
 	s.pings.Add(1)
 	go func() {
 		defer s.pings.Done()
 		start := time.Now()
-		if err := s.c.Ping(ctx); err != nil {
+		var err error
+		if data == "" {
+			err = s.c.Ping(ctx)
+		} else {
+			err = s.c.PingPayload(ctx, []byte(data))
+		}
+		if err != nil {
 			if !s.closing.Load() && !errors.Is(err, net.ErrClosed) {
 				s.d.info("ping: %v", err)
 			}

@@ -231,6 +231,8 @@ func TestConnectInteractive(t *testing.T) {
 	c.waitFor(t, ctx, c.stderr, `/binary: not hex`)
 	c.typeLine(t, "/ping")
 	c.waitFor(t, ctx, c.stdout, `> ping\n< pong after \d[.\d]*[µm]?s\n$`)
+	c.typeLine(t, "/ping hello there")
+	c.waitFor(t, ctx, c.stdout, `> ping hello there\n< pong after \d[.\d]*[µm]?s\n$`)
 	c.typeLine(t, "/nope")
 	c.waitFor(t, ctx, c.stderr, `unknown command /nope: /help lists the commands`)
 	c.typeLine(t, "/help")
