@@ -3,9 +3,12 @@ package ws_test
 import (
 	"context"
 	"errors"
+	"net"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/duplex-ws/duplex/ws"
 )
 
 // TestPingPayload checks Conn.PingPayload: the ping carries the caller's payload (RFC 6455
@@ -46,6 +49,26 @@ func TestPingPayload(t *testing.T) {
 			}
 			p.mustReadFrame() // the unanswered ping
 			c.CloseNow()
+		})
+	}
+}
+
+// TestWriteAfterPeerClose checks that a write after the peer's close frame reports the
+// peer's code, as reads do, and still wraps net.ErrClosed.
+func TestWriteAfterPeerClose(t *testing.T) {
+	for _, r := range roles {
+		t.Run(r.String(), func(t *testing.T) {
+			c, p := newPair(t, r, readWhole, nil)
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			p.send(true, 0x8, append([]byte{0x03, 0xf0}, "rate limit exceeded"...)) // 1008
+			if _, _, err := c.Read(ctx); ws.CloseStatus(err) != ws.StatusPolicyViolation {
+				t.Fatalf("Read: %v", err)
+			}
+			err := c.Write(ctx, ws.MessageText, []byte("late"))
+			if ws.CloseStatus(err) != ws.StatusPolicyViolation || !errors.Is(err, net.ErrClosed) {
+				t.Fatalf("Write after the peer's close: %v, want its 1008 and net.ErrClosed", err)
+			}
 		})
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 
 	"github.com/duplex-ws/duplex/internal/deflate"
 )
@@ -267,6 +268,13 @@ func (c *Conn) writeFrame(ctx context.Context, fin bool, rsv byte, op opcode, p 
 		return c.writeErr
 	}
 	if c.closeSent {
+		c.closeMu.Lock()
+		pc := c.peerClose
+		c.closeMu.Unlock()
+		if pc != nil {
+			// The peer closed: say so, so that CloseStatus gives its code.
+			return fmt.Errorf("ws: write after the peer closed: %w: %w", pc, net.ErrClosed)
+		}
 		return errCloseSent
 	}
 	c.writeWatch.start(ctx)

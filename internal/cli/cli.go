@@ -24,6 +24,7 @@ type command struct {
 func commands() []command {
 	return []command{
 		{name: "serve", summary: "run the WebSocket server: a web page, echo and chat rooms", run: runServe, help: serveHelp},
+		{name: "bench", summary: "load a WebSocket server and measure throughput, latency and errors", run: runBench, help: benchHelp},
 		{name: "connect", summary: "connect to a WebSocket server and exchange messages, typed or piped", run: runConnect, help: connectHelp},
 	}
 }

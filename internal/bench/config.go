@@ -1,0 +1,185 @@
+package bench
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"net/url"
+	"time"
+
+	"github.com/duplex-ws/duplex/ws"
+)
+
+// Config configures a run. Each field says which runs read it, and what its zero value
+// means. The Config is copied by the runs and never modified.
+type Config struct {
+	// URL is the ws:// or wss:// URL to dial: an echo endpoint for Echo and Connect, duplex
+	// serve's /ws/chat for Broadcast, which adds the room and the names to its query. A URL
+	// without a path means duplex serve's endpoint: /ws/echo, or /ws/chat for Broadcast.
+	URL string
+
+	// Connections is how many connections Echo runs, or Connect opens. Zero means 1.
+	Connections int
+	// Subscribers is how many members of the room receive Broadcast's messages. Zero
+	// means 1.
+	Subscribers int
+
+	// Size is the size of each message in bytes: the payload for Echo, the text for
+	// Broadcast (from MinBroadcastSize to MaxBroadcastSize; zero means 64).
+	Size int
+	// Binary makes Echo send binary messages rather than text.
+	Binary bool
+	// Compress negotiates permessage-deflate without context takeover, and compresses
+	// every message (Echo, Broadcast), or only negotiates it (Connect).
+	Compress bool
+
+	// Duration is how long Echo and Broadcast send measured messages, after Warmup. Zero
+	// means 10 seconds.
+	Duration time.Duration
+	// Warmup is how long Echo and Broadcast send messages before measuring; they are left
+	// out of the result.
+	Warmup time.Duration
+	// Drain bounds the wait, once the measured window ends, for the replies or deliveries
+	// of the messages still in flight; those still missing then are counted in flight. On a
+	// schedule, messages due in the window that a slow server kept from being sent are
+	// sent during the drain, late. Zero means 1 second.
+	Drain time.Duration
+
+	// Pipeline is how many messages each Echo connection keeps in flight. Zero means 1 in
+	// a closed loop; with a Rate it bounds the messages in flight, a send waiting (and
+	// becoming late) when the bound is reached, and zero means one second's worth, at
+	// least 64.
+	Pipeline int
+	// Rate, when positive, is the schedule: messages a second over all connections (Echo,
+	// which is a closed loop without it), messages a second published (Broadcast; zero
+	// means 40), handshakes a second (Connect, which without it opens connections as fast
+	// as it can, up to MaxDialing at once).
+	Rate float64
+
+	// Hold is how long Connect keeps its connections open, idle, once all are open.
+	Hold time.Duration
+	// DialTimeout bounds each opening handshake. Zero means 10 seconds.
+	DialTimeout time.Duration
+
+	// Progress, if not nil, is called with the run's progress every ProgressInterval
+	// (zero means 500 ms), from the goroutine that called the run.
+	Progress         func(Progress)
+	ProgressInterval time.Duration
+
+	// limit, for benchmarks, stops each Echo connection after that many messages; zero
+	// means no limit.
+	limit int64
+}
+
+// Limits and defaults of a Config.
+const (
+	// MinBroadcastSize is the smallest text Broadcast sends: the intended send time and
+	// the sequence number, in hexadecimal.
+	MinBroadcastSize = timestampLen
+	// MaxBroadcastSize is the largest text duplex serve's chat relays.
+	MaxBroadcastSize = 2000
+	// MaxDialing is how many handshakes are in progress at once when dialling without a
+	// rate: Echo's and Broadcast's connections, and Connect's without a Rate.
+	MaxDialing = 64
+	// LateAfter is how far behind its intended time a send may start before it is counted
+	// as late.
+	LateAfter = time.Millisecond
+
+	defaultDuration     = 10 * time.Second
+	defaultDrain        = time.Second
+	defaultDialTimeout  = 10 * time.Second
+	defaultProgress     = 500 * time.Millisecond
+	defaultBroadcast    = 64
+	defaultRateBroad    = 40
+	minOpenLoopPipeline = 64
+	maxOpenLoopPipeline = 1 << 16
+)
+
+// Progress is a snapshot of a run, for a progress line.
+type Progress struct {
+	// Phase is what the run does: "dialing", "warmup", "measuring", "draining" (Echo,
+	// Broadcast), "opening", "holding" (Connect) or "closing".
+	Phase string
+	// Elapsed is the time since the run started.
+	Elapsed time.Duration
+	// Messages counts the replies (Echo) or deliveries (Broadcast) so far, warm-up
+	// included.
+	Messages int64
+	// Open is how many connections are open.
+	Open int64
+	// Errors counts the errors so far.
+	Errors int64
+}
+
+// withDefaults returns c with its zero fields set to their defaults, or an error for a
+// field that cannot work.
+func (c Config) withDefaults(mode string) (Config, error) {
+	u, err := url.Parse(c.URL)
+	switch {
+	case err != nil:
+		return c, fmt.Errorf("bench: %w", err)
+	case u.Scheme != "ws" && u.Scheme != "wss" || u.Host == "":
+		return c, fmt.Errorf("bench: %q is not a ws:// or wss:// URL", c.URL)
+	case c.Connections < 0 || c.Subscribers < 0 || c.Size < 0 || c.Pipeline < 0:
+		return c, errors.New("bench: Connections, Subscribers, Size and Pipeline must not be negative")
+	case c.Duration < 0 || c.Warmup < 0 || c.Drain < 0 || c.Hold < 0 || c.DialTimeout < 0:
+		return c, errors.New("bench: durations must not be negative")
+	case c.Rate < 0 || math.IsNaN(c.Rate) || math.IsInf(c.Rate, 0):
+		return c, errors.New("bench: Rate must be a positive number, or zero")
+	}
+	if u.Path == "" || u.Path == "/" {
+		u.Path = "/ws/echo"
+		if mode == "broadcast" {
+			u.Path = "/ws/chat"
+		}
+		c.URL = u.String()
+	}
+	c.Connections = max(c.Connections, 1)
+	c.Subscribers = max(c.Subscribers, 1)
+	if c.Duration == 0 {
+		c.Duration = defaultDuration
+	}
+	if c.Drain == 0 {
+		c.Drain = defaultDrain
+	}
+	if c.DialTimeout == 0 {
+		c.DialTimeout = defaultDialTimeout
+	}
+	if c.ProgressInterval <= 0 {
+		c.ProgressInterval = defaultProgress
+	}
+	switch mode {
+	case "echo":
+		if c.Pipeline == 0 {
+			c.Pipeline = 1
+			if c.Rate > 0 {
+				perConn := math.Ceil(c.Rate / float64(c.Connections))
+				c.Pipeline = int(min(max(perConn, minOpenLoopPipeline), maxOpenLoopPipeline))
+			}
+		}
+	case "broadcast":
+		if c.Size == 0 {
+			c.Size = defaultBroadcast
+		}
+		if c.Size < MinBroadcastSize || c.Size > MaxBroadcastSize {
+			return c, fmt.Errorf("bench: a broadcast's size must be %d to %d bytes, not %d", MinBroadcastSize, MaxBroadcastSize, c.Size)
+		}
+		if c.Rate == 0 {
+			c.Rate = defaultRateBroad
+		}
+	}
+	return c, nil
+}
+
+// dialOptions returns the options of the run's connections.
+func (c *Config) dialOptions(subprotocols ...string) *ws.DialOptions {
+	o := &ws.DialOptions{Subprotocols: subprotocols}
+	o.CloseTimeout = c.Drain
+	if int64(c.Size) > ws.DefaultReadLimit/2 {
+		o.ReadLimit = 2*int64(c.Size) + 1<<10 // a chat message adds its envelope to the text
+	}
+	if c.Compress {
+		o.Compression = ws.CompressionOptions{Mode: ws.CompressionNoContextTakeover, Threshold: -1}
+	}
+	return o
+}

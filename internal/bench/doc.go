@@ -1,0 +1,48 @@
+// Package bench is the load generator behind duplex bench: [Echo] runs connections that
+// send messages to an echo endpoint and time their replies, [Broadcast] times the messages
+// of one publisher as they reach the subscribers of a chat room of duplex serve, and
+// [Connect] times WebSocket handshakes and then holds the connections open. Each returns
+// a [Result], which [Result.WriteTable] prints for people and encoding/json for programs.
+//
+// # Measuring
+//
+// Latencies go into HDR histograms (1 µs to 60 s, 3 significant digits), sharded so that
+// connections on different processors do not contend. In a closed loop (Echo without a
+// rate) a message is timed from when it was written. On a schedule (Echo with a rate,
+// Broadcast, Connect with a rate) every message or handshake has an intended time, and
+// it is timed from that time, not from when it was actually sent: a generator or server
+// that falls behind shows its delay in the latencies rather than hiding it by sending
+// less (no coordinated omission). Sends that start more than [LateAfter] after their
+// intended time are counted as late.
+//
+// Messages are attributed by their send time (intended, on a schedule): those sent during
+// the warm-up are left out of every count and latency. Of the messages sent in the
+// measured window,
+//
+//	Sent × receivers = Received + Lost + InFlight
+//
+// where receivers is 1 for Echo and the number of subscribers that joined for Broadcast;
+// Lost counts the missing replies or deliveries of connections that failed, and InFlight
+// those of connections still healthy when the drain after the window ended. Errors are
+// counted by kind, once per connection that failed (and once per failed dial): the first
+// error ends the connection, which is not dialled again.
+//
+// # Cost
+//
+// The generator must not be what limits a run. In steady state a message costs no
+// allocation: replies are read with ws.Conn.ReadAppend into a buffer each connection
+// reuses, the payload is shared and written as it is, times are monotonic nanoseconds
+// from one time.Time, and no goroutine is started per message (BenchmarkEchoLoop and
+// TestBenchEchoLoopAllocs show it). A closed loop with one message in flight runs one
+// goroutine per connection; pipelining and schedules split each connection into a writer
+// and a reader. The result reports the generator's own CPU time per message, from
+// getrusage(RUSAGE_SELF) over the measured window; against duplex serve in a process of
+// its own, it is about three quarters of the server's (TestBenchGeneratorCheaperThanServer
+// in internal/cli).
+//
+// # Goroutines
+//
+// Every goroutine a run starts ends before it returns. Each connection's goroutines end
+// when the connection does; the run's own goroutine (the caller's) times the phases,
+// reports progress and, once the drain is over, closes whatever connection is still open.
+package bench

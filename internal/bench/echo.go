@@ -1,0 +1,422 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"sync/atomic"
+	"time"
+
+	"github.com/duplex-ws/duplex/ws"
+)
+
+// Echo sends messages over cfg.Connections connections to the echo endpoint at cfg.URL
+// and times their replies, for cfg.Warmup and then cfg.Duration: in a closed loop, each
+// connection keeping cfg.Pipeline messages in flight, or, with cfg.Rate, on a schedule
+// spread evenly over the connections. It returns the measurements when the run is over,
+// or earlier, marked interrupted, if ctx ends.
+func Echo(ctx context.Context, cfg Config) (*Result, error) {
+	cfg, err := cfg.withDefaults("echo")
+	if err != nil {
+		return nil, err
+	}
+	r := newRunner(ctx, cfg)
+	defer r.close()
+	e := &echoRun{runner: r, payload: payload(cfg.Size), typ: ws.MessageText, stop: make(chan struct{})}
+	if cfg.Binary {
+		e.typ = ws.MessageBinary
+	}
+
+	r.phase = "dialing"
+	for _, c := range r.dialAll(cfg.Connections, func(int) string { return cfg.URL }, cfg.dialOptions(), nil) {
+		if c != nil {
+			e.conns = append(e.conns, e.newConn(c))
+		}
+	}
+	e.rec = newRecorder(len(e.conns))
+	for i, ec := range e.conns {
+		ec.index = i
+		ec.shard = e.rec.shard(i)
+	}
+	if cfg.Rate > 0 {
+		e.nsPerMsg = 1e9 / cfg.Rate
+	}
+	r.messages = func() int64 {
+		var n int64
+		for _, ec := range e.conns {
+			n += ec.received.Load()
+		}
+		return n
+	}
+
+	e.start = r.clock.now()
+	e.measureStart = e.start + int64(cfg.Warmup)
+	sendEnd := e.measureStart + int64(cfg.Duration)
+	e.end.Store(sendEnd)
+	if ctx.Err() != nil {
+		e.end.Store(e.start)
+	}
+	done := goAll(len(e.conns), func(i int) { e.conns[i].serve() })
+
+	var cpu cpuMeter
+	w := waitTime
+	if cfg.Warmup > 0 {
+		r.phase = "warmup"
+		w = r.wait(done, e.measureStart)
+	}
+	measured := int64(0)
+	if w == waitTime {
+		r.phase = "measuring"
+		cpu.begin()
+		w = r.wait(done, sendEnd)
+		measured = sendEnd - e.measureStart
+		if w == waitCanceled || w == waitDone && (e.allFailed() || cfg.limit > 0) {
+			measured = min(r.clock.now(), sendEnd) - e.measureStart
+		}
+		cpu.finish()
+	}
+	if w == waitCanceled {
+		e.interrupt()
+	} else {
+		r.phase = "draining"
+		if r.wait(done, sendEnd+int64(cfg.Drain)) != waitDone {
+			e.closeAll() // replies still missing are counted in flight
+		}
+	}
+	<-done
+	r.phase = "done"
+	r.progress()
+	return e.result(max(measured, 0), &cpu, w == waitCanceled), nil
+}
+
+// echoRun is the state of an Echo run that its connections share.
+type echoRun struct {
+	*runner
+	payload []byte         // every message's, shared: Write does not modify it
+	typ     ws.MessageType // every message's
+	conns   []*echoConn    // the connections that opened
+	rec     *recorder      // the latencies
+	stop    chan struct{}  // closed when the run is interrupted
+
+	// Times on the run's clock: sending starts, measuring starts (messages sent from then
+	// on are measured), and sending ends (no message is sent from then on).
+	start, measureStart int64
+	end                 atomic.Int64
+
+	nsPerMsg float64 // on a schedule: nanoseconds between two messages, over all connections
+}
+
+// writerDone is added to echoConn.state once the writer has stopped.
+const writerDone = 1 << 62
+
+// echoConn is one connection of an Echo run.
+type echoConn struct {
+	echo  *echoRun
+	c     *ws.Conn
+	index int    // among the connections that opened
+	shard *shard // where its latencies go
+
+	buf []byte // replies are read into it
+
+	// With a writer and a reader: the send times (intended, on a schedule) of the messages
+	// in flight, by sequence number modulo their number, and a credit for each message
+	// that may be sent.
+	slots      []atomic.Int64
+	credits    chan struct{}
+	readerDone chan struct{}
+	// state is the number of messages in flight, plus writerDone once the writer has
+	// stopped: whichever of writer and reader brings it to exactly writerDone closes the
+	// connection, the reader having nothing more to wait for.
+	state atomic.Int64
+
+	stopped  atomic.Bool  // the run closes the connection: errors are no longer counted
+	failed   atomic.Bool  // an error ended the connection
+	received atomic.Int64 // replies, warm-up included, for progress
+
+	// The writer's.
+	sent, sentMeasured, late int64
+	// The reader's.
+	recvSeq, recvMeasured, bytes int64
+}
+
+func (e *echoRun) newConn(c *ws.Conn) *echoConn {
+	ec := &echoConn{echo: e, c: c, buf: make([]byte, 0, len(e.payload))}
+	if e.split() {
+		n := e.cfg.Pipeline
+		ec.slots = make([]atomic.Int64, n)
+		ec.credits = make(chan struct{}, n)
+		for range n {
+			ec.credits <- struct{}{}
+		}
+		ec.readerDone = make(chan struct{})
+	}
+	return ec
+}
+
+// split reports whether connections run a writer and a reader, rather than one goroutine
+// that writes a message and reads its reply.
+func (e *echoRun) split() bool { return e.cfg.Pipeline > 1 || e.cfg.Rate > 0 }
+
+// payload returns a message of n printable ASCII bytes, valid as text, that compresses
+// about as well as English.
+func payload(n int) []byte {
+	const alphabet = "abcdefghijklmnopqrstuvwxyz ABCDEFGHIJKLMNOPQRSTUVWXYZ 0123456789 .,;:!?"
+	rng := rand.New(rand.NewPCG(1, 2))
+	p := make([]byte, n)
+	for i := range p {
+		p[i] = alphabet[rng.IntN(len(alphabet))]
+	}
+	return p
+}
+
+// serve runs the connection until the run stops it or it fails.
+func (ec *echoConn) serve() {
+	defer ec.echo.open.Add(-1)
+	if !ec.echo.split() {
+		ec.closedLoop()
+		return
+	}
+	go ec.reader()
+	ec.writer()
+}
+
+// closedLoop writes a message, reads its reply, and again.
+func (ec *echoConn) closedLoop() {
+	e := ec.echo
+	bg := context.Background()
+	for {
+		t0 := e.clock.now()
+		if t0 >= e.end.Load() || e.cfg.limit > 0 && ec.sent >= e.cfg.limit {
+			break
+		}
+		if err := ec.c.Write(bg, e.typ, e.payload); err != nil {
+			ec.fail(kindWrite, err)
+			break
+		}
+		ec.countSent(t0)
+		typ, msg, err := ec.c.ReadAppend(bg, ec.buf[:0])
+		if err != nil {
+			ec.fail(kindRead, err)
+			break
+		}
+		ec.buf = msg
+		if !ec.reply(typ, msg, t0) {
+			break
+		}
+	}
+	if ec.failed.Load() {
+		ec.c.CloseNow()
+		return
+	}
+	ec.closeGracefully()
+}
+
+// writer sends messages while the pipeline or the schedule allows.
+func (ec *echoConn) writer() {
+	e := ec.echo
+	bg := context.Background()
+	n := int64(len(ec.slots))
+	var timer *time.Timer
+	if e.cfg.Rate > 0 {
+		timer = time.NewTimer(time.Hour)
+		defer timer.Stop()
+	}
+loop:
+	for seq := int64(0); e.cfg.limit == 0 || seq < e.cfg.limit; seq++ {
+		var t0 int64
+		if timer != nil {
+			t0 = ec.due(seq)
+			if t0 >= e.end.Load() || !ec.sleepUntil(t0, timer) {
+				break
+			}
+		}
+		select {
+		case <-ec.credits:
+		case <-ec.readerDone:
+			break loop
+		case <-e.stop:
+			break loop
+		}
+		now := e.clock.now()
+		if timer == nil {
+			if now >= e.end.Load() {
+				break
+			}
+			t0 = now
+		} else if now-t0 > int64(LateAfter) && t0 >= e.measureStart {
+			ec.late++
+		}
+		ec.slots[seq%n].Store(t0)
+		ec.state.Add(1)
+		if err := ec.c.Write(bg, e.typ, e.payload); err != nil {
+			// A failed write closes the connection. The reader's error, if it has one, tells
+			// better why: a close frame from the server makes writes fail too.
+			<-ec.readerDone
+			ec.fail(kindWrite, err)
+			break
+		}
+		ec.countSent(t0)
+	}
+	if ec.state.Add(writerDone) == writerDone && !ec.failed.Load() {
+		ec.closeGracefully() // nothing in flight: the reader's read ends with the close
+	}
+	<-ec.readerDone
+	ec.c.CloseNow()
+}
+
+// reader reads the replies, until the writer has stopped and every reply is in.
+func (ec *echoConn) reader() {
+	defer close(ec.readerDone)
+	bg := context.Background()
+	n := int64(len(ec.slots))
+	for {
+		typ, msg, err := ec.c.ReadAppend(bg, ec.buf[:0])
+		if err != nil {
+			ec.fail(kindRead, err)
+			return
+		}
+		ec.buf = msg
+		if ec.state.Load()&^writerDone == 0 {
+			ec.fail(kindMismatch, fmt.Errorf("bench: a message of %d bytes came with no message in flight", len(msg)))
+			ec.c.CloseNow()
+			return
+		}
+		t0 := ec.slots[ec.recvSeq%n].Load()
+		ec.recvSeq++
+		if !ec.reply(typ, msg, t0) {
+			ec.c.CloseNow()
+			return
+		}
+		if ec.state.Add(-1) == writerDone {
+			ec.closeGracefully() // the writer has stopped and every reply is in
+			return
+		}
+		ec.credits <- struct{}{} // never blocks: there are never more credits than slots
+	}
+}
+
+// due returns the intended send time of the connection's message seq: the run's messages
+// are spread evenly over the connections, message k of the run being due k/Rate seconds
+// after the start.
+func (ec *echoConn) due(seq int64) int64 {
+	e := ec.echo
+	k := float64(ec.index) + float64(seq)*float64(len(e.conns))
+	return e.start + int64(k*e.nsPerMsg)
+}
+
+// sleepUntil waits until the clock reaches t. It returns false if the run or the reader
+// stopped first.
+func (ec *echoConn) sleepUntil(t int64, timer *time.Timer) bool {
+	e := ec.echo
+	for {
+		d := t - e.clock.now()
+		if d <= 0 {
+			return true
+		}
+		timer.Reset(time.Duration(d))
+		select {
+		case <-timer.C:
+		case <-ec.readerDone:
+			return false
+		case <-e.stop:
+			return false
+		}
+	}
+}
+
+// countSent counts a message sent, with its send time t0.
+func (ec *echoConn) countSent(t0 int64) {
+	ec.sent++
+	if t0 >= ec.echo.measureStart {
+		ec.sentMeasured++
+	}
+}
+
+// reply checks and records the reply to the message sent at t0. It returns false, having
+// counted the error, for a reply that is not the message sent.
+func (ec *echoConn) reply(typ ws.MessageType, msg []byte, t0 int64) bool {
+	e := ec.echo
+	now := e.clock.now()
+	if typ != e.typ || len(msg) != len(e.payload) {
+		ec.fail(kindMismatch, fmt.Errorf("bench: sent a %v message of %d bytes, received a %v message of %d", e.typ, len(e.payload), typ, len(msg)))
+		return false
+	}
+	ec.received.Add(1)
+	if t0 >= e.measureStart {
+		ec.recvMeasured++
+		ec.bytes += int64(len(msg))
+		ec.shard.record(now - t0)
+	}
+	return true
+}
+
+// fail counts the error that ended the connection, unless the run closed it or an error
+// was already counted.
+func (ec *echoConn) fail(kind string, err error) {
+	if ec.stopped.Load() {
+		return
+	}
+	if ec.failed.CompareAndSwap(false, true) {
+		ec.echo.errs.add(classify(kind, err), err)
+	}
+}
+
+// closeGracefully closes the connection with 1000, any error that follows being the
+// close's.
+func (ec *echoConn) closeGracefully() {
+	ec.stopped.Store(true)
+	ec.c.Close(ws.StatusNormalClosure, "")
+}
+
+// allFailed reports whether every connection failed; the connections have all stopped.
+func (e *echoRun) allFailed() bool {
+	for _, ec := range e.conns {
+		if !ec.failed.Load() {
+			return false
+		}
+	}
+	return true
+}
+
+// closeAll closes every connection at once, at the end of the drain: the replies still
+// missing are in flight, not lost.
+func (e *echoRun) closeAll() {
+	for _, ec := range e.conns {
+		ec.stopped.Store(true)
+		ec.c.CloseNow()
+	}
+}
+
+// interrupt stops the run at once.
+func (e *echoRun) interrupt() {
+	e.end.Store(e.clock.now())
+	close(e.stop)
+	e.closeAll()
+}
+
+// result returns the run's measurements, of a measured window that lasted measured ns.
+func (e *echoRun) result(measured int64, cpu *cpuMeter, interrupted bool) *Result {
+	cfg := &e.cfg
+	res := e.newResult("echo", measured, interrupted)
+	res.Connections = cfg.Connections
+	res.Size = cfg.Size
+	res.Binary = cfg.Binary
+	res.Pipeline = cfg.Pipeline
+	res.Rate = cfg.Rate
+	res.Connected = int64(len(e.conns))
+	for _, ec := range e.conns {
+		res.Sent += ec.sentMeasured
+		res.Received += ec.recvMeasured
+		res.Late += ec.late
+		res.Bytes += ec.bytes
+		if missing := ec.sentMeasured - ec.recvMeasured; ec.failed.Load() {
+			res.Lost += missing
+		} else {
+			res.InFlight += missing
+		}
+	}
+	res.Latency = e.rec.latency()
+	res.rates(res.Received)
+	res.ClientCPU, res.ClientCPUPerOp = cpu.perOp(res.Received)
+	return res
+}
