@@ -30,7 +30,8 @@
 // waits for a connection. A member whose queue is full when an event is published, or
 // whose connection takes longer than Options.WriteTimeout to accept one event, is a slow
 // consumer: it is removed from the room at once, announced with a leave event, and its
-// connection is closed with 1008 (policy violation) and the reason "slow consumer" once
+// connection is closed, with 1008 (policy violation) and the reason "slow consumer" where the
+// stream still allows a close frame (a peer that stopped reading may never get it), once
 // the write in progress, if any, has ended. The other members are never delayed by it.
 //
 // Events are queued while the room's lock is held, so every member receives the events of

@@ -6,8 +6,8 @@ import (
 )
 
 // Buffers come from pools in power-of-two size classes from 512 bytes to 64 KiB, and are
-// returned as soon as the operation that needed them is done: an idle connection holds
-// none.
+// returned as soon as the operation that needed them is done. A read waiting for a message
+// on plain TCP on Unix holds none (rawread_unix.go).
 const (
 	minBufferShift = 9
 	maxBufferShift = 16

@@ -47,7 +47,9 @@ type ConnOptions struct {
 
 	// ReadBufferSize is the size of the buffer that frames are read through. It is taken
 	// from a pool when reading starts and returned when a message has been read and
-	// nothing more is buffered, so an idle connection holds none. Zero means 4096; values
+	// nothing more is buffered. On a plain TCP connection on Unix, a read waiting for the
+	// next message holds none either; over TLS or another net.Conn, the waiting read
+	// holds one. Zero means 4096; values
 	// below 512 are raised to 512.
 	ReadBufferSize int
 	// WriteBufferSize is the most payload a frame written by [Conn.Writer] carries before
@@ -130,7 +132,7 @@ type Conn struct {
 	raw           rawReader
 	reader        messageReader
 	pending       []pendingMessage // messages Close read, for the reads that follow
-	frames        atomic.Uint64    // frames read, for keepalive
+	progress      atomic.Uint64    // reads that returned bytes, for keepalive
 
 	// Writing: a whole data message holds msgLock, each frame frameLock.
 	msgLock      ctxMutex
@@ -153,7 +155,7 @@ type Conn struct {
 
 	// Pings.
 	pingMu    sync.Mutex
-	pings     map[string]chan struct{} // by payload
+	pings     map[string]*pingWait // by payload
 	pingSeq   atomic.Uint64
 	keepalive *time.Timer
 }
@@ -210,55 +212,69 @@ func (c *Conn) debug(msg string, args ...any) {
 	}
 }
 
-// ctxMutex is a mutex whose lock can be abandoned when a context ends. Taking it when it is
-// free, or with a context that is never done, costs what a sync.Mutex does; only a wait
-// that a context may cut short takes a goroutine, which ends as soon as the holder
-// unlocks.
+// ctxMutex is a mutex whose lock can be abandoned when a context ends or the connection
+// closes. Taking a free lock is one compare-and-swap; a waiter queues a channel of its own,
+// which the holder's unlock closes to hand the lock over, so giving up leaves nothing
+// behind, even when the holder never unlocks (a Writer never closed).
 type ctxMutex struct {
-	mu sync.Mutex
+	state   atomic.Int32 // 1 while held
+	mu      sync.Mutex   // guards waiters, and state's release
+	waiters []chan struct{}
 }
 
-func (m *ctxMutex) lock(ctx context.Context) error {
-	if m.mu.TryLock() {
+func (m *ctxMutex) tryLock() bool { return m.state.CompareAndSwap(0, 1) }
+
+// lock takes m, or gives up when ctx ends or, if closed is not nil, when closed is closed.
+func (m *ctxMutex) lock(ctx context.Context, closed <-chan struct{}) error {
+	if m.state.CompareAndSwap(0, 1) {
 		return nil
 	}
-	if ctx.Done() == nil {
-		m.mu.Lock()
+	m.mu.Lock()
+	if m.state.CompareAndSwap(0, 1) { // released meanwhile
+		m.mu.Unlock()
 		return nil
 	}
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	const (
-		waiting = iota
-		handedOver
-		abandoned
-	)
-	var state atomic.Int32
-	acquired := make(chan struct{})
-	go func() {
-		m.mu.Lock()
-		if !state.CompareAndSwap(waiting, handedOver) {
-			m.mu.Unlock() // the waiter gave up
-			return
-		}
-		close(acquired)
-	}()
+	ready := make(chan struct{})
+	m.waiters = append(m.waiters, ready)
+	m.mu.Unlock()
+
+	var err error
 	select {
-	case <-acquired:
+	case <-ready:
 		return nil
 	case <-ctx.Done():
-		if state.CompareAndSwap(waiting, abandoned) {
-			return ctx.Err()
-		}
-		<-acquired // handed over in the meantime
-		return nil
+		err = ctx.Err()
+	case <-closed:
+		err = errClosed
 	}
+	m.mu.Lock()
+	for i, w := range m.waiters {
+		if w == ready {
+			m.waiters = append(m.waiters[:i], m.waiters[i+1:]...)
+			m.mu.Unlock()
+			return err
+		}
+	}
+	m.mu.Unlock()
+	// Handed over as it gave up: pass the lock on.
+	m.unlock()
+	return err
 }
 
-func (m *ctxMutex) tryLock() bool { return m.mu.TryLock() }
-
-func (m *ctxMutex) unlock() { m.mu.Unlock() }
+// unlock releases m, handing it to the longest waiter if there is one.
+func (m *ctxMutex) unlock() {
+	m.mu.Lock()
+	if len(m.waiters) > 0 {
+		next := m.waiters[0]
+		m.waiters[0] = nil
+		m.waiters = m.waiters[1:]
+		m.mu.Unlock()
+		close(next) // held on, now by the waiter
+		return
+	}
+	m.state.Store(0)
+	m.mu.Unlock()
+}
 
 // aLongTimeAgo is a deadline in the past, which makes a blocked read or write return.
 var aLongTimeAgo = time.Unix(1, 0)
@@ -323,6 +339,3 @@ func (w *ctxWatch) end() error {
 	}
 	return ctx.Err() // set whenever fired is
 }
-
-// active reports whether a context is being watched.
-func (w *ctxWatch) active() bool { return w.ctx != nil }

@@ -13,17 +13,17 @@ import (
 // context ends is never lost.
 func TestCtxMutex(t *testing.T) {
 	var m ctxMutex
-	if err := m.lock(context.Background()); err != nil {
+	if err := m.lock(context.Background(), nil); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()
-	if err := m.lock(ctx); !errors.Is(err, context.DeadlineExceeded) {
+	if err := m.lock(ctx, nil); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("lock held elsewhere: got %v, want context.DeadlineExceeded", err)
 	}
 	m.unlock()
 	// The abandoned waiter must not keep the lock it gets after giving up.
-	if err := m.lock(context.Background()); err != nil {
+	if err := m.lock(context.Background(), nil); err != nil {
 		t.Fatal(err)
 	}
 	m.unlock()
@@ -39,7 +39,7 @@ func TestCtxMutex(t *testing.T) {
 			defer wg.Done()
 			ctx, cancel := context.WithTimeout(context.Background(), time.Duration(i%7)*time.Microsecond)
 			defer cancel()
-			if m.lock(ctx) != nil {
+			if m.lock(ctx, nil) != nil {
 				return
 			}
 			mu.Lock()

@@ -9,7 +9,9 @@ import (
 
 // ProtocolError reports that the peer broke the protocol: a malformed frame, invalid UTF-8
 // in a text message, a message over the read limit. Code is the close code this endpoint
-// sent when it failed the connection because of it (RFC 6455 §7.1.7): 1002, 1007 or 1009.
+// sent when it failed the connection because of it (RFC 6455 §7.1.7): 1002, 1007 or 1009
+// (or 1011, for an internal failure while reading, such as a decompressor that could not
+// start).
 // Find it with errors.As.
 type ProtocolError struct {
 	Code   StatusCode

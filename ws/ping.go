@@ -25,17 +25,25 @@ func (c *Conn) PingPayload(ctx context.Context, payload []byte) error {
 	return c.ping(ctx, payload)
 }
 
+// pingWait is the pings waiting for a pong with one payload.
+type pingWait struct {
+	done    chan struct{} // closed by the pong
+	waiters int
+}
+
 func (c *Conn) ping(ctx context.Context, payload []byte) error {
 	key := string(payload)
 	c.pingMu.Lock()
 	if c.pings == nil {
-		c.pings = make(map[string]chan struct{})
+		c.pings = make(map[string]*pingWait)
 	}
-	done, ok := c.pings[key]
+	w, ok := c.pings[key]
 	if !ok {
-		done = make(chan struct{})
-		c.pings[key] = done
+		w = &pingWait{done: make(chan struct{})}
+		c.pings[key] = w
 	}
+	w.waiters++
+	done := w.done
 	c.pingMu.Unlock()
 
 	if err := c.writeControl(ctx, opPing, payload); err != nil {
@@ -53,12 +61,14 @@ func (c *Conn) ping(ctx context.Context, payload []byte) error {
 	}
 }
 
-// forgetPing stops waiting for the pong of a ping given up on, so that pings whose pongs
-// never come do not pile up.
+// forgetPing stops one ping waiting for its pong, given up on; the last to give up lets go
+// of the entry, so that pings whose pongs never come do not pile up.
 func (c *Conn) forgetPing(key string, done chan struct{}) {
 	c.pingMu.Lock()
-	if c.pings[key] == done {
-		delete(c.pings, key)
+	if w := c.pings[key]; w != nil && w.done == done {
+		if w.waiters--; w.waiters == 0 {
+			delete(c.pings, key)
+		}
 	}
 	c.pingMu.Unlock()
 }
@@ -67,22 +77,24 @@ func (c *Conn) forgetPing(key string, done chan struct{}) {
 // answer no ping of ours (unsolicited pongs, RFC 6455 §5.5.3) are ignored.
 func (c *Conn) pongReceived(payload []byte) {
 	c.pingMu.Lock()
-	if done, ok := c.pings[string(payload)]; ok {
-		close(done)
+	if w, ok := c.pings[string(payload)]; ok {
+		close(w.done)
 		delete(c.pings, string(payload))
 	}
 	c.pingMu.Unlock()
 }
 
 // keepaliveTick runs every PingInterval when keepalive is on: it pings and, when neither the
-// pong nor any other frame arrives within PongTimeout, closes the connection with 1011.
+// pong nor any other byte arrives within PongTimeout, closes the connection with 1011. Bytes
+// count, not frames: a peer cannot send a pong inside a large frame that takes a while to
+// arrive.
 func (c *Conn) keepaliveTick() {
 	select {
 	case <-c.closed:
 		return
 	default:
 	}
-	before := c.frames.Load()
+	before := c.progress.Load()
 	ctx, cancel := context.WithTimeout(context.Background(), c.opts.PongTimeout)
 	err := c.Ping(ctx)
 	cancel()
@@ -91,7 +103,7 @@ func (c *Conn) keepaliveTick() {
 		// CloseTimeout: keepalive has nothing more to do.
 		return
 	}
-	if err != nil && c.frames.Load() == before {
+	if err != nil && c.progress.Load() == before {
 		select {
 		case <-c.closed:
 			return

@@ -83,7 +83,7 @@ func (c *Conn) WritePrepared(ctx context.Context, pm *PreparedMessage) error {
 		bits = c.deflate.params.writeWindowBits
 	}
 	frame := pm.frame(bits)
-	if err := c.msgLock.lock(ctx); err != nil {
+	if err := c.msgLock.lock(ctx, c.closed); err != nil {
 		return fmt.Errorf("ws: write: %w", err)
 	}
 	defer c.msgLock.unlock()

@@ -66,6 +66,9 @@ func (r *rawReader) read(fd uintptr) bool {
 		case nil:
 			r.n = n
 			c.w = n
+			if n > 0 {
+				c.progress.Add(1)
+			}
 			return true
 		case syscall.EINTR:
 			continue

@@ -28,7 +28,7 @@ func (c *Conn) ReadAppend(ctx context.Context, dst []byte) (MessageType, []byte,
 	if err := ctx.Err(); err != nil {
 		return 0, dst, fmt.Errorf("ws: read: %w", err)
 	}
-	if err := c.readLock.lock(ctx); err != nil {
+	if err := c.readLock.lock(ctx, c.closed); err != nil {
 		return 0, dst, fmt.Errorf("ws: read: %w", err)
 	}
 	defer c.readLock.unlock()
@@ -88,7 +88,7 @@ func (c *Conn) Reader(ctx context.Context) (MessageType, io.Reader, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, nil, fmt.Errorf("ws: read: %w", err)
 	}
-	if err := c.readLock.lock(ctx); err != nil {
+	if err := c.readLock.lock(ctx, c.closed); err != nil {
 		return 0, nil, fmt.Errorf("ws: read: %w", err)
 	}
 	defer c.readLock.unlock()
@@ -132,7 +132,7 @@ func (r *messageReader) Read(p []byte) (int, error) {
 	c := r.c
 	// The message's context, given to Reader, governs the network reads; the lock is
 	// free unless Close is reading.
-	c.readLock.lock(context.Background())
+	c.readLock.lock(context.Background(), c.closed)
 	defer c.readLock.unlock()
 	if c.readErr != nil {
 		return 0, c.readErr
@@ -255,6 +255,7 @@ func (c *Conn) readRaw(p []byte) (int, error) {
 				return 0, c.readFailed(err)
 			}
 		}
+		c.progress.Add(1)
 	default:
 		if err := c.fill(); err != nil {
 			return 0, c.readFailed(err)
@@ -295,7 +296,6 @@ func (c *Conn) nextFrame() error {
 			continue
 		}
 		c.r += n
-		c.frames.Add(1)
 		if h.opcode.isControl() {
 			payload := (*c.rbuf)[c.r : c.r+int(h.length)]
 			c.r += int(h.length)
@@ -391,9 +391,14 @@ func (c *Conn) handleControl(op opcode, payload []byte) error {
 		if c.opts.OnPing != nil {
 			c.opts.OnPing(payload)
 		}
-		// §5.5.2: answer with a pong carrying the same payload, unless closing. A pong
-		// that cannot be written leaves the connection to fail on its next write.
-		c.writeControl(context.Background(), opPong, payload)
+		// §5.5.2: answer with a pong carrying the same payload, unless closing. The
+		// read's context bounds it, as every wait of the read; a pong that cannot be
+		// written leaves the connection to fail on its next write.
+		ctx := c.readWatch.ctx
+		if ctx == nil {
+			ctx = context.Background()
+		}
+		c.writeControl(ctx, opPong, payload)
 	case opPong:
 		if c.opts.OnPong != nil {
 			c.opts.OnPong(payload)
@@ -428,6 +433,7 @@ func (c *Conn) fill() error {
 		n, err := c.nc.Read(buf[c.w:])
 		c.w += n
 		if n > 0 {
+			c.progress.Add(1)
 			return nil
 		}
 		if err != nil {

@@ -93,18 +93,24 @@ func (c StatusCode) validOnWire() bool {
 	return false
 }
 
-// CloseError is the close frame the peer sent: [Conn.Read] and the other reading methods
-// return it, found with errors.As, once the peer has closed the connection.
+// CloseError is how the connection ended: the close frame the peer sent, or, with code
+// 1006 (StatusAbnormalClosure), an end detected here without one (the connection lost, a
+// keepalive unanswered). [Conn.Read] and the other reading methods return it, found with
+// errors.As, once the connection has ended.
 type CloseError struct {
 	Code   StatusCode
 	Reason string
 }
 
 func (e *CloseError) Error() string {
-	if e.Reason == "" {
-		return "ws: closed by peer: " + strconv.Itoa(int(e.Code)) + " (" + e.Code.String() + ")"
+	by := "ws: closed by peer: "
+	if e.Code == StatusAbnormalClosure {
+		by = "ws: connection closed: " // detected here: no close frame came
 	}
-	return "ws: closed by peer: " + strconv.Itoa(int(e.Code)) + " (" + e.Code.String() + "): " + e.Reason
+	if e.Reason == "" {
+		return by + strconv.Itoa(int(e.Code)) + " (" + e.Code.String() + ")"
+	}
+	return by + strconv.Itoa(int(e.Code)) + " (" + e.Code.String() + "): " + e.Reason
 }
 
 // CloseStatus returns the code of the [CloseError] in err's chain, or -1 if there is none.

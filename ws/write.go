@@ -19,7 +19,7 @@ const writevThreshold = 4096
 // the other. Write does not keep p.
 //
 // When permessage-deflate was negotiated, a message of at least the Threshold option's
-// size is compressed, and a compressed message larger than 64 KiB may take several frames.
+// size is compressed, and a compressed message may take several frames.
 //
 // If ctx ends before the frame was started, Write returns ctx's error and the connection
 // stays usable; if it ends part way, the connection is closed.
@@ -41,7 +41,7 @@ func (c *Conn) write(ctx context.Context, typ MessageType, p []byte, compress bo
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("ws: write: %w", err)
 	}
-	if err := c.msgLock.lock(ctx); err != nil {
+	if err := c.msgLock.lock(ctx, c.closed); err != nil {
 		return fmt.Errorf("ws: write: %w", err)
 	}
 	defer c.msgLock.unlock()
@@ -70,12 +70,34 @@ func (c *Conn) Writer(ctx context.Context, typ MessageType) (io.WriteCloser, err
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("ws: write: %w", err)
 	}
-	if err := c.msgLock.lock(ctx); err != nil {
+	if err := c.msgLock.lock(ctx, c.closed); err != nil {
 		return nil, fmt.Errorf("ws: write: %w", err)
 	}
 	c.writer.begin(ctx, opcode(typ), c.deflate != nil, c.opts.WriteBufferSize)
 	c.writer.unlockOnClose = true
-	return &c.writer, nil
+	return &writerHandle{w: &c.writer, gen: c.writer.gen}, nil
+}
+
+// writerHandle is the writer Writer returns: the connection's messageWriter, for as long
+// as the message it began is the one being written. Used after its Close, it returns an
+// error rather than write into a later message.
+type writerHandle struct {
+	w   *messageWriter
+	gen uint64
+}
+
+func (h *writerHandle) Write(p []byte) (int, error) {
+	if h.w.gen != h.gen {
+		return 0, errWriterClosed
+	}
+	return h.w.Write(p)
+}
+
+func (h *writerHandle) Close() error {
+	if h.w.gen != h.gen {
+		return errWriterClosed
+	}
+	return h.w.Close()
 }
 
 func checkMessageType(typ MessageType) error {
@@ -100,6 +122,7 @@ type messageWriter struct {
 	enc           *deflate.Encoder // compressing, when not nil
 	unlockOnClose bool             // Close releases msgLock (Writer, not Write)
 	failed        bool             // a frame of the message could not be sent
+	gen           uint64           // counts messages, so that a stale writerHandle is refused
 }
 
 var errWriterClosed = errors.New("ws: write to a closed message writer")
@@ -238,6 +261,7 @@ func (w *messageWriter) finish() error {
 	w.n = 0
 	w.open = false
 	w.ctx = nil
+	w.gen++
 	return err
 }
 
@@ -260,8 +284,15 @@ func (c *Conn) writeControl(ctx context.Context, op opcode, payload []byte) erro
 // writeFrame sends one frame, taking the frame lock. With encoded set, p is a whole frame,
 // header included, to be sent as it is.
 func (c *Conn) writeFrame(ctx context.Context, fin bool, rsv byte, op opcode, p []byte, encoded bool) error {
-	if err := c.frameLock.lock(ctx); err != nil {
-		return fmt.Errorf("ws: write: %w", err)
+	// A continuation frame that cannot be sent leaves its message unfinished, which
+	// nothing can follow: the connection is then closed.
+	midMessage := op == opContinuation
+	if err := c.frameLock.lock(ctx, c.closed); err != nil {
+		err = fmt.Errorf("ws: write: %w", err)
+		if midMessage {
+			c.closeNow(fmt.Errorf("%w: %w", &CloseError{Code: StatusAbnormalClosure, Reason: "write interrupted inside a message"}, err))
+		}
+		return err
 	}
 	defer c.frameLock.unlock()
 	if c.writeErr != nil {
@@ -299,11 +330,14 @@ func (c *Conn) writeFrame(ctx context.Context, fin bool, rsv byte, op opcode, p 
 		err = cerr
 	}
 	err = fmt.Errorf("ws: write: %w", err)
-	if n == 0 && cerr != nil {
-		// The context ended the write before any of the frame went out.
+	if n == 0 && cerr != nil && !midMessage && c.tcp != nil {
+		// The context ended the write before any of the frame went out, on a plain TCP
+		// connection, which a deadline leaves intact. (After a timed-out write,
+		// crypto/tls refuses every later write, and other wrappers promise nothing.)
 		return err
 	}
-	c.writeErr = err
+	// Later writes say the connection is closed (not, say, that their own context ended).
+	c.writeErr = fmt.Errorf("ws: write: connection closed after a failed write (%v): %w", err, net.ErrClosed)
 	// Readers see the lost connection as an abnormal closure (1006), as when a read fails.
 	c.closeNow(fmt.Errorf("%w: %w", &CloseError{Code: StatusAbnormalClosure, Reason: "connection lost while writing"}, err))
 	return err

@@ -96,6 +96,9 @@ func (s *Server) chat(c *ws.Conn, m *hub.Member) (ws.StatusCode, string) {
 			return closeCode(err)
 		}
 		buf = msg
+		if cap(buf) > maxKeptBuffer {
+			buf = nil // a large message's buffer is not kept for every message after it
+		}
 		s.metrics.received(endpointChat, len(msg))
 		if !bucket.allow(time.Now()) {
 			return ws.StatusPolicyViolation, reasonRateLimit

@@ -164,7 +164,6 @@ func CheckOriginPattern(p string) error {
 	return nil
 }
 
-// tls reports whether the server serves HTTPS and WSS.
 // compressionModes maps Config.Compression to the ws package's modes.
 var compressionModes = map[string]ws.CompressionMode{
 	"none":        ws.CompressionDisabled,
@@ -172,4 +171,5 @@ var compressionModes = map[string]ws.CompressionMode{
 	"takeover":    ws.CompressionContextTakeover,
 }
 
+// tls reports whether the server serves HTTPS and WSS.
 func (c *Config) tls() bool { return c.TLSSelfSigned || c.TLSCertFile != "" }

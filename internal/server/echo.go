@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"net"
 	"net/http"
 	"time"
 
@@ -33,6 +34,9 @@ func (s *Server) serveEcho(w http.ResponseWriter, r *http.Request) {
 		"code", int(code), "reason", reason)
 }
 
+// maxKeptBuffer is the largest read buffer a connection keeps between messages.
+const maxKeptBuffer = 4 << 10
+
 // echo serves c until it ends, and returns the close code and reason of its end.
 func (s *Server) echo(c *ws.Conn) (ws.StatusCode, string) {
 	defer c.CloseNow()
@@ -44,6 +48,9 @@ func (s *Server) echo(c *ws.Conn) (ws.StatusCode, string) {
 			return closeCode(err)
 		}
 		buf = msg
+		if cap(buf) > maxKeptBuffer {
+			buf = nil // a large message's buffer is not kept for every message after it
+		}
 		s.metrics.received(endpointEcho, len(msg))
 		if !bucket.allow(time.Now()) {
 			c.Close(ws.StatusPolicyViolation, reasonRateLimit)
@@ -56,6 +63,11 @@ func (s *Server) echo(c *ws.Conn) (ws.StatusCode, string) {
 			s.metrics.echoSlow.Add(1)
 			c.Close(ws.StatusPolicyViolation, hub.ReasonSlowConsumer) // if the stream still allows
 			return ws.StatusPolicyViolation, hub.ReasonSlowConsumer
+		}
+		if errors.Is(err, net.ErrClosed) {
+			// The closing handshake has begun (a shutdown's 1001, say): read on to the
+			// peer's close frame; a connection really gone fails that read at once.
+			continue
 		}
 		if err != nil {
 			return ws.StatusAbnormalClosure, err.Error()
