@@ -92,7 +92,7 @@ func Accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions) (*Conn,
 	}
 	var ds *deflateState
 	if compress {
-		ds = newDeflateState(params, o.Compression.Threshold)
+		ds = newDeflateState(params, o.Compression.Threshold, o.Compression.Level)
 	}
 	return newConn(nc, false, subprotocol, &o.ConnOptions, leftover, ds), nil
 }

@@ -21,6 +21,7 @@ const defaultThreshold = 128
 type deflateState struct {
 	params    deflateParams
 	threshold int
+	level     int
 
 	// Writing. With context takeover the connection owns enc; without, an encoder is
 	// taken from a pool for each message and put back clean.
@@ -35,8 +36,8 @@ type deflateState struct {
 	msgOut int64 // decompressed bytes of the message being read
 }
 
-func newDeflateState(p deflateParams, threshold int) *deflateState {
-	d := &deflateState{params: p, threshold: threshold}
+func newDeflateState(p deflateParams, threshold, level int) *deflateState {
+	d := &deflateState{params: p, threshold: threshold, level: max(level, 1)}
 	switch {
 	case threshold == 0:
 		d.threshold = defaultThreshold
@@ -44,20 +45,21 @@ func newDeflateState(p deflateParams, threshold int) *deflateState {
 		d.threshold = 0
 	}
 	if p.writeTakeover {
-		d.enc = deflate.NewEncoder(p.writeWindowBits)
+		d.enc = deflate.NewEncoderLevel(p.writeWindowBits, d.level)
 	}
 	return d
 }
 
-// encoderPools hold encoders without history, one pool per window size.
-var encoderPools [deflate.MaxWindowBits + 1]sync.Pool
+// encoderPools hold encoders without history, one pool per window size and strategy
+// (fast, thorough).
+var encoderPools [deflate.MaxWindowBits + 1][2]sync.Pool
 
 // encoder returns the encoder for a message.
 func (d *deflateState) encoder() *deflate.Encoder {
 	if d.enc != nil {
 		return d.enc
 	}
-	return pooledEncoder(d.params.writeWindowBits)
+	return pooledEncoder(d.params.writeWindowBits, d.level)
 }
 
 // releaseEncoder is called once a message has been compressed.
@@ -68,18 +70,27 @@ func (d *deflateState) releaseEncoder(e *deflate.Encoder) {
 	releasePooledEncoder(e)
 }
 
-// pooledEncoder returns an encoder without history for a window of 1<<bits bytes.
-func pooledEncoder(bits int) *deflate.Encoder {
-	if e, ok := encoderPools[bits].Get().(*deflate.Encoder); ok {
+// pooledEncoder returns an encoder without history for a window of 1<<bits bytes, at the
+// given level.
+func pooledEncoder(bits, level int) *deflate.Encoder {
+	if e, ok := encoderPools[bits][strategy(level)].Get().(*deflate.Encoder); ok {
 		return e
 	}
-	return deflate.NewEncoder(bits)
+	return deflate.NewEncoderLevel(bits, level)
 }
 
 // releasePooledEncoder forgets e's history and returns it to its pool.
 func releasePooledEncoder(e *deflate.Encoder) {
 	e.Reset()
-	encoderPools[e.WindowBits()].Put(e)
+	encoderPools[e.WindowBits()][strategy(e.Level())].Put(e)
+}
+
+// strategy is the index of a level's pool: 0 for the fast levels, 1 for the thorough.
+func strategy(level int) int {
+	if level >= 4 {
+		return 1
+	}
+	return 0
 }
 
 // inflaterPool holds compress/flate decompressors, which read any window size.

@@ -20,7 +20,7 @@ func TestInflateWindow8FromZlib(t *testing.T) {
 	defer cancel()
 	a, b := net.Pipe()
 	defer b.Close()
-	c := newConn(a, true, "", nil, nil, newDeflateState(deflateParams{readTakeover: true, readWindowBits: 8, writeWindowBits: 15}, 0))
+	c := newConn(a, true, "", nil, nil, newDeflateState(deflateParams{readTakeover: true, readWindowBits: 8, writeWindowBits: 15}, 0, 1))
 	defer c.CloseNow()
 
 	// The first message is 512 random bytes; the second repeats its start, which a

@@ -170,7 +170,7 @@ func handshake(ctx context.Context, nc net.Conn, o *DialOptions, req *http.Reque
 	}
 	var ds *deflateState
 	if compress {
-		ds = newDeflateState(params, o.Compression.Threshold)
+		ds = newDeflateState(params, o.Compression.Threshold, o.Compression.Level)
 	}
 	return newConn(nc, true, subprotocol, &o.ConnOptions, leftover, ds), resp, nil
 }

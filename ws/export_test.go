@@ -27,7 +27,7 @@ func NewCompressedConnForTest(nc net.Conn, client bool, opts *ConnOptions, mode 
 			readTakeover:    takeover,
 			writeWindowBits: writeWindowBits,
 			readWindowBits:  readWindowBits,
-		}, 0)
+		}, 0, 1)
 	}
 	return newConn(nc, client, "", opts, nil, d)
 }
@@ -40,7 +40,7 @@ func NewCompressedConnForBench(nc net.Conn, mode CompressionMode) *Conn {
 		p := deflateParams{writeWindowBits: 15, readWindowBits: 15}
 		p.writeTakeover = mode == CompressionContextTakeover
 		p.readTakeover = p.writeTakeover
-		ds = newDeflateState(p, 0)
+		ds = newDeflateState(p, 0, 1)
 	}
 	return newConn(nc, false, "", nil, nil, ds)
 }

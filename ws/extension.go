@@ -52,6 +52,12 @@ type CompressionOptions struct {
 	// uses it, a server asks the client for it where the client allows. Zero means 15.
 	ClientMaxWindowBits int
 
+	// Level is the compression level, 1 to 9 as compress/flate numbers them: 1 to 3 are
+	// fast, skipping quickly over data that does not compress; 4 to 9 try every position
+	// with lazy matching, for slightly smaller messages at about half the speed. Zero
+	// means 1. Prepared messages are compressed at level 1.
+	Level int
+
 	// Threshold is the size under which Write sends a message uncompressed, as small
 	// messages gain nothing. Zero means 128 bytes; a negative value compresses every
 	// message. [Conn.WriteCompressed] decides per message instead.

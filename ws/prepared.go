@@ -59,7 +59,7 @@ func (pm *PreparedMessage) frame(bits int) []byte {
 			v.frame = append(v.frame, pm.data...)
 			return
 		}
-		e := pooledEncoder(bits)
+		e := pooledEncoder(bits, 1)
 		payload := e.Flush(e.Write(make([]byte, 0, len(pm.data)/2+64), pm.data))
 		releasePooledEncoder(e)
 		v.frame = appendHeader(make([]byte, 0, maxHeaderSize+len(payload)), true, rsv1Bit, opcode(pm.typ), len(payload), false, 0)

@@ -25,6 +25,17 @@ func BenchmarkEncode(b *testing.B) {
 			}
 			b.ReportMetric(float64(len(out))/float64(len(in)), "ratio")
 		})
+		b.Run(fmt.Sprintf("duplex-level9/%s", name), func(b *testing.B) {
+			e := NewEncoderLevel(15, 9)
+			var out []byte
+			b.ReportAllocs()
+			b.SetBytes(int64(len(in)))
+			for b.Loop() {
+				out = e.Flush(e.Write(out[:0], in))
+				e.Reset()
+			}
+			b.ReportMetric(float64(len(out))/float64(len(in)), "ratio")
+		})
 		b.Run(fmt.Sprintf("compress-flate/%s", name), func(b *testing.B) {
 			var cw countWriter
 			w, _ := flate.NewWriter(&cw, flate.BestSpeed)

@@ -48,6 +48,7 @@ type Encoder struct {
 	base      int32
 	table     []int32 // a position+1 per 4-byte hash, 0 for none
 	hashShift uint32
+	thorough  bool // try every position, with lazy matching (levels 4 to 9)
 
 	bw        bitWriter
 	inBlock   bool // a fixed-Huffman block is open
@@ -55,17 +56,34 @@ type Encoder struct {
 	tokens    []token
 }
 
-// NewEncoder returns an Encoder whose matches reach back at most 1<<windowBits bytes.
-// windowBits outside [MinWindowBits, MaxWindowBits] is clamped to that range.
-func NewEncoder(windowBits int) *Encoder {
+// NewEncoder returns an Encoder whose matches reach back at most 1<<windowBits bytes, at
+// the fast level. windowBits outside [MinWindowBits, MaxWindowBits] is clamped to that
+// range.
+func NewEncoder(windowBits int) *Encoder { return NewEncoderLevel(windowBits, 1) }
+
+// NewEncoderLevel is NewEncoder with a compression level from 1 to 9, as compress/flate
+// numbers them: levels 1 to 3 skip quickly over data that does not match, levels 4 to 9 try
+// every position and look one byte ahead for a longer match (lazy matching), for slightly
+// smaller output at about half the speed. Other levels are clamped to that range.
+func NewEncoderLevel(windowBits, level int) *Encoder {
 	windowBits = min(max(windowBits, MinWindowBits), MaxWindowBits)
 	tableBits := min(windowBits-2, maxTableBits)
 	return &Encoder{
+		thorough:  level >= 4,
 		window:    1 << windowBits,
 		base:      1,
 		table:     make([]int32, 1<<tableBits),
 		hashShift: uint32(32 - tableBits),
 	}
+}
+
+// Level returns the encoder's level: 1 (fast) or 9 (thorough); levels in between behave as
+// the one on their side of 4.
+func (e *Encoder) Level() int {
+	if e.thorough {
+		return 9
+	}
+	return 1
 }
 
 // WindowBits returns the base-2 logarithm of the window.
@@ -196,38 +214,64 @@ func (e *Encoder) match(tokens []token, start int) []token {
 	i := start
 	skip := 32
 	for i < limit {
-		v := binary.LittleEndian.Uint32(src[i:])
-		h := v * 0x1e35a7bd >> e.hashShift
-		cand := int(e.table[h]) - 1 - int(e.base)
-		e.table[h] = int32(i) + e.base + 1
-		if cand >= 0 && i-cand <= e.window && cand < i && binary.LittleEndian.Uint32(src[cand:]) == v {
-			// Extend the match.
-			n := minMatch
-			for n < maxMatch && i+n < end && src[cand+n] == src[i+n] {
-				n++
+		n, dist := e.longest(i, limit)
+		if n == 0 {
+			if e.thorough {
+				i++
+				continue
 			}
-			for ; lit < i; lit++ {
-				tokens = append(tokens, literal(src[lit]))
-			}
-			tokens = append(tokens, match(n, i-cand))
-			// Record a position inside the match, cheaply improving later matches.
-			if i+n-1 < limit && n > minMatch {
-				p := i + n - 1
-				e.table[binary.LittleEndian.Uint32(src[p:])*0x1e35a7bd>>e.hashShift] = int32(p) + e.base + 1
-			}
-			i += n
-			lit = i
-			skip = 32
+			// No match: step further the longer matches have been missing (as Snappy
+			// does), which skips quickly over data that does not compress.
+			i += skip >> 5
+			skip++
 			continue
 		}
-		// No match: step further the longer matches have been missing (as Snappy does).
-		i += skip >> 5
-		skip++
+		if e.thorough && i+1 < limit {
+			// Lazy matching: a longer match starting at the next byte is worth a literal.
+			if n2, d2 := e.longest(i+1, limit); n2 > n {
+				i++
+				n, dist = n2, d2
+			}
+		}
+		for ; lit < i; lit++ {
+			tokens = append(tokens, literal(src[lit]))
+		}
+		tokens = append(tokens, match(n, dist))
+		// Index positions inside the match, for later matches: the last one when fast,
+		// every one when thorough.
+		from := i + n - 1
+		if e.thorough {
+			from = i + 1
+		}
+		for p := from; p < i+n && p < limit; p++ {
+			e.table[binary.LittleEndian.Uint32(src[p:])*0x1e35a7bd>>e.hashShift] = int32(p) + e.base + 1
+		}
+		i += n
+		lit = i
+		skip = 32
 	}
 	for ; lit < end; lit++ {
 		tokens = append(tokens, literal(src[lit]))
 	}
 	return tokens
+}
+
+// longest records position i in the table and returns the match found there: its length
+// and distance, or 0 when the table's candidate does not match or is out of the window.
+func (e *Encoder) longest(i, limit int) (n, dist int) {
+	src := e.hist
+	v := binary.LittleEndian.Uint32(src[i:])
+	h := v * 0x1e35a7bd >> e.hashShift
+	cand := int(e.table[h]) - 1 - int(e.base)
+	e.table[h] = int32(i) + e.base + 1
+	if cand < 0 || i-cand > e.window || cand >= i || binary.LittleEndian.Uint32(src[cand:]) != v {
+		return 0, 0
+	}
+	n = minMatch
+	for n < maxMatch && i+n < len(src) && src[cand+n] == src[i+n] {
+		n++
+	}
+	return n, i - cand
 }
 
 // token is a literal byte or a match: for a literal, the byte; for a match, its length

@@ -75,16 +75,18 @@ func TestRoundTrip(t *testing.T) {
 				if chunk == 1 && len(in) > 5000 {
 					continue
 				}
-				t.Run(fmt.Sprintf("%s/w%d/chunk%d", name, wb, chunk), func(t *testing.T) {
-					e := NewEncoder(wb)
-					c := compressMessage(e, in, chunk)
-					if got := inflate(t, c); !bytes.Equal(got, in) {
-						t.Fatalf("round trip: got %d bytes, want %d", len(got), len(in))
-					}
-					if _, err := checkStream(c, 1<<wb, nil); err != nil {
-						t.Fatal(err)
-					}
-				})
+				for _, level := range []int{1, 9} {
+					t.Run(fmt.Sprintf("%s/w%d/chunk%d/level%d", name, wb, chunk, level), func(t *testing.T) {
+						e := NewEncoderLevel(wb, level)
+						c := compressMessage(e, in, chunk)
+						if got := inflate(t, c); !bytes.Equal(got, in) {
+							t.Fatalf("round trip: got %d bytes, want %d", len(got), len(in))
+						}
+						if _, err := checkStream(c, 1<<wb, nil); err != nil {
+							t.Fatal(err)
+						}
+					})
+				}
 			}
 		}
 	}
@@ -97,32 +99,51 @@ func TestContextTakeover(t *testing.T) {
 	ins := inputs()
 	msgs := [][]byte{ins["text-1k"], ins["hello"], ins["text-1k"], ins["empty"], ins["random-10"], ins["text-200k"], ins["text-1k"], ins["zeros-64k"], ins["text-1k"]}
 	for wb := MinWindowBits; wb <= MaxWindowBits; wb++ {
-		t.Run(fmt.Sprintf("w%d", wb), func(t *testing.T) {
-			e := NewEncoder(wb)
-			var stream, want []byte
-			var history []byte
-			for i, m := range msgs {
-				c := compressMessage(e, m, 0)
-				// Each message must decode with only the window of earlier output.
-				var err error
-				history, err = checkStream(c, 1<<wb, history)
-				if err != nil {
-					t.Fatalf("message %d: %v", i, err)
+		for _, level := range []int{1, 9} {
+			t.Run(fmt.Sprintf("w%d/level%d", wb, level), func(t *testing.T) {
+				e := NewEncoderLevel(wb, level)
+				var stream, want []byte
+				var history []byte
+				for i, m := range msgs {
+					c := compressMessage(e, m, 0)
+					// Each message must decode with only the window of earlier output.
+					var err error
+					history, err = checkStream(c, 1<<wb, history)
+					if err != nil {
+						t.Fatalf("message %d: %v", i, err)
+					}
+					stream = append(append(stream, c...), syncTail...)
+					want = append(want, m...)
 				}
-				stream = append(append(stream, c...), syncTail...)
-				want = append(want, m...)
-			}
-			if got := inflate(t, stream[:len(stream)-len(syncTail)]); !bytes.Equal(got, want) {
-				t.Fatalf("takeover stream: got %d bytes, want %d", len(got), len(want))
-			}
-			// The second text-1k message should cost far less than the first.
-			e2 := NewEncoder(15)
-			first := len(compressMessage(e2, ins["text-1k"], 0))
-			second := len(compressMessage(e2, ins["text-1k"], 0))
-			if second*2 > first {
-				t.Errorf("repeated message: %d bytes then %d; takeover should shrink it", first, second)
-			}
-		})
+				if got := inflate(t, stream[:len(stream)-len(syncTail)]); !bytes.Equal(got, want) {
+					t.Fatalf("takeover stream: got %d bytes, want %d", len(got), len(want))
+				}
+				// The second text-1k message should cost far less than the first.
+				e2 := NewEncoder(15)
+				first := len(compressMessage(e2, ins["text-1k"], 0))
+				second := len(compressMessage(e2, ins["text-1k"], 0))
+				if second*2 > first {
+					t.Errorf("repeated message: %d bytes then %d; takeover should shrink it", first, second)
+				}
+			})
+		}
+	}
+}
+
+// TestLevels checks that the thorough levels compress text smaller than the fast ones,
+// and that levels are clamped.
+func TestLevels(t *testing.T) {
+	in := inputs()["text-200k"]
+	fast := len(compressMessage(NewEncoderLevel(15, 1), in, 0))
+	best := len(compressMessage(NewEncoderLevel(15, 9), in, 0))
+	t.Logf("200 KB of text: level 1 %d bytes, level 9 %d bytes", fast, best)
+	if best >= fast {
+		t.Errorf("level 9 gave %d bytes, level 1 %d: the thorough level should be smaller", best, fast)
+	}
+	for _, c := range []struct{ in, want int }{{-1, 1}, {0, 1}, {3, 1}, {4, 9}, {9, 9}, {12, 9}} {
+		if got := NewEncoderLevel(15, c.in).Level(); got != c.want {
+			t.Errorf("NewEncoderLevel(15, %d).Level() = %d, want %d", c.in, got, c.want)
+		}
 	}
 }
 

@@ -13,7 +13,7 @@ func FuzzEncoder(f *testing.F) {
 	f.Add([]byte("abcabcabcabcabcabcabcabc"), uint8(8), uint8(3), false)
 	f.Add(bytes.Repeat([]byte("websocket "), 500), uint8(9), uint8(100), true)
 	f.Fuzz(func(t *testing.T, data []byte, windowBits, cut uint8, takeover bool) {
-		e := NewEncoder(int(windowBits%8) + MinWindowBits)
+		e := NewEncoderLevel(int(windowBits%8)+MinWindowBits, 1+8*int(cut%2))
 		window := 1 << e.WindowBits()
 		chunk := int(cut) + 1
 		var history, stream []byte
