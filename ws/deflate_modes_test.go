@@ -392,15 +392,7 @@ func TestDeflateModesConcurrentWriters(t *testing.T) {
 					case 2:
 						err = e.c.WriteCompressed(modeCtx(t), ws.MessageText, msg, false)
 					default:
-						var w io.WriteCloser
-						if w, err = e.c.Writer(modeCtx(t), ws.MessageText); err == nil {
-							for p := msg; len(p) > 0 && err == nil; p = p[min(300, len(p)):] {
-								_, err = w.Write(p[:min(300, len(p))])
-							}
-							if cerr := w.Close(); err == nil {
-								err = cerr
-							}
-						}
+						err = writeInChunks(modeCtx(t), e.c, ws.MessageText, msg, 300)
 					}
 					if err != nil {
 						errs <- err

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"slices"
 	"strings"
 	"sync"
@@ -63,15 +62,7 @@ func interopConcurrentWrites(t *testing.T, ic *interopConn) {
 				if g%2 == 0 {
 					err = ic.c.Write(interopCtx(t), ws.MessageText, msg)
 				} else {
-					var w io.WriteCloser
-					if w, err = ic.c.Writer(interopCtx(t), ws.MessageText); err == nil {
-						for p := msg; len(p) > 0 && err == nil; p = p[min(50, len(p)):] {
-							_, err = w.Write(p[:min(50, len(p))])
-						}
-						if cerr := w.Close(); err == nil {
-							err = cerr
-						}
-					}
+					err = writeInChunks(interopCtx(t), ic.c, ws.MessageText, msg, 50)
 				}
 				if err != nil {
 					errs <- err

@@ -398,3 +398,18 @@ func TestHarness(t *testing.T) {
 		}
 	}
 }
+
+// writeInChunks sends msg as one message through c.Writer, in Writes of chunk bytes.
+func writeInChunks(ctx context.Context, c *ws.Conn, typ ws.MessageType, msg []byte, chunk int) error {
+	w, err := c.Writer(ctx, typ)
+	if err != nil {
+		return err
+	}
+	for p := msg; len(p) > 0 && err == nil; p = p[min(chunk, len(p)):] {
+		_, err = w.Write(p[:min(chunk, len(p))])
+	}
+	if cerr := w.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
