@@ -53,9 +53,10 @@ type CompressionOptions struct {
 	ClientMaxWindowBits int
 
 	// Level is the compression level, 1 to 9 as compress/flate numbers them: 1 to 3 are
-	// fast, skipping quickly over data that does not compress; 4 to 9 try every position
-	// with lazy matching, for slightly smaller messages at about half the speed. Zero
-	// means 1. Prepared messages are compressed at level 1.
+	// fast, skipping quickly over data that does not compress and using the fixed Huffman
+	// codes; 4 to 9 try every position with lazy matching and fit Huffman codes to each
+	// block, for text about a quarter smaller at about a third of the speed. Zero means 1.
+	// Prepared messages are compressed at level 1.
 	Level int
 
 	// Threshold is the size under which Write sends a message uncompressed, as small

@@ -70,7 +70,8 @@ func distCode(d int) int {
 	return 2*l + int((d-1)>>(l-1)&1)
 }
 
-// bitWriter packs bits LSB first, as DEFLATE orders them (RFC 1951 §3.1.1).
+// bitWriter packs bits LSB first, as DEFLATE orders them (RFC 1951 §3.1.1). It holds at
+// most 64 bits: writers call flushBytes before that many accumulate.
 type bitWriter struct {
 	bits uint64
 	n    uint

@@ -8,9 +8,10 @@
 // of state per writer, which rules it out for small windows and for per-connection
 // context takeover. Decompression needs no such care: compress/flate reads any window.
 //
-// The encoder is a greedy LZ77 matcher over a hash table of 4-byte sequences, emitting
-// fixed-Huffman blocks (RFC 1951 §3.2.6), or stored blocks for data that does not
-// compress. It favours speed and small state over the last percent of ratio.
+// The encoder is an LZ77 matcher over a hash table of 4-byte sequences, emitting
+// fixed-Huffman blocks (RFC 1951 §3.2.6) at its fast levels, dynamic Huffman blocks
+// (§3.2.7) where smaller at its thorough ones, and stored blocks for data that does not
+// compress.
 package deflate
 
 import (
@@ -48,7 +49,8 @@ type Encoder struct {
 	base      int32
 	table     []int32 // a position+1 per 4-byte hash, 0 for none
 	hashShift uint32
-	thorough  bool // try every position, with lazy matching (levels 4 to 9)
+	thorough  bool          // try every position, with lazy matching (levels 4 to 9)
+	dyn       *dynamicBlock // the thorough levels' dynamic Huffman block, refitted per chunk
 
 	bw        bitWriter
 	inBlock   bool // a fixed-Huffman block is open
@@ -62,9 +64,11 @@ type Encoder struct {
 func NewEncoder(windowBits int) *Encoder { return NewEncoderLevel(windowBits, 1) }
 
 // NewEncoderLevel is NewEncoder with a compression level from 1 to 9, as compress/flate
-// numbers them: levels 1 to 3 skip quickly over data that does not match, levels 4 to 9 try
-// every position and look one byte ahead for a longer match (lazy matching), for slightly
-// smaller output at about half the speed. Other levels are clamped to that range.
+// numbers them. Levels 1 to 3 skip quickly over data that does not match and write
+// fixed-Huffman blocks. Levels 4 to 9 try every position, look one byte ahead for a longer
+// match (lazy matching) and fit Huffman codes to each block where that is smaller (RFC 1951
+// §3.2.7): text comes out about a quarter smaller, at about a third of the speed. Other
+// levels are clamped to that range.
 func NewEncoderLevel(windowBits, level int) *Encoder {
 	windowBits = min(max(windowBits, MinWindowBits), MaxWindowBits)
 	tableBits := min(windowBits-2, maxTableBits)
@@ -143,6 +147,20 @@ func (e *Encoder) writeChunk(dst, p []byte) []byte {
 	storedBits := (len(p) + 5) * 8
 	if !e.inBlock {
 		fixedBits += 3
+	}
+	// The thorough levels also weigh a dynamic Huffman block, fitted to this chunk.
+	if e.thorough && len(e.tokens) > 0 {
+		if e.dyn == nil {
+			e.dyn = new(dynamicBlock)
+		}
+		dyn := e.dyn
+		if dyn.fit(e.tokens); dyn.bits < fixedBits && dyn.bits < storedBits {
+			if e.inBlock {
+				e.bw.writeBits(fixedLitCode[endOfBlock], fixedLitLen[endOfBlock])
+				e.inBlock = false
+			}
+			return dyn.write(e, dst, e.tokens)
+		}
 	}
 	if fixedBits > storedBits {
 		if e.inBlock {

@@ -275,6 +275,41 @@ func checkStream(c []byte, window int, history []byte) ([]byte, error) {
 				}
 				break
 			}
+		case 2:
+			lit, dist, err := br.dynamicHeader()
+			if err != nil {
+				return out, err
+			}
+			for {
+				sym := br.decode(lit)
+				switch {
+				case br.err != nil:
+					return out, br.err
+				case sym < 256:
+					out = append(out, byte(sym))
+					continue
+				case sym == 256:
+				default:
+					lc := sym - 257
+					n := int(lengthBase[lc]) + br.bits(uint(lengthExtra[lc]))
+					dc := br.decode(dist)
+					if br.err != nil {
+						return out, br.err
+					}
+					d := int(distBase[dc]) + br.bits(uint(distExtra[dc]))
+					if d > window {
+						return out, fmt.Errorf("distance %d beyond the %d-byte window", d, window)
+					}
+					if d > len(out) {
+						return out, fmt.Errorf("distance %d beyond the %d bytes of output", d, len(out))
+					}
+					for range n {
+						out = append(out, out[len(out)-d])
+					}
+					continue
+				}
+				break
+			}
 		default:
 			return out, fmt.Errorf("block type %d", typ)
 		}
@@ -364,4 +399,72 @@ func TestRemember(t *testing.T) {
 			t.Fatalf("w%d: round trip failed", wb)
 		}
 	}
+}
+
+// huffDecoder maps a code, read MSB first, and its length to a symbol.
+type huffDecoder map[[2]int]int
+
+func newHuffDecoder(lengths []uint8) huffDecoder {
+	codes := make([]uint32, len(lengths))
+	canonicalCodes(lengths, codes) // bit-reversed
+	d := huffDecoder{}
+	for s, l := range lengths {
+		if l != 0 {
+			d[[2]int{reverseBits(int(codes[s]), uint(l)), int(l)}] = s
+		}
+	}
+	return d
+}
+
+func (r *bitReader) decode(d huffDecoder) int {
+	code := 0
+	for l := 1; l <= 15; l++ {
+		code = code<<1 | r.bits(1)
+		if s, ok := d[[2]int{code, l}]; ok {
+			return s
+		}
+	}
+	if r.err == nil {
+		r.err = errors.New("bad Huffman code")
+	}
+	return 0
+}
+
+// dynamicHeader reads a dynamic block's header (RFC 1951 §3.2.7) and returns the decoders
+// of its literal/length and distance codes.
+func (r *bitReader) dynamicHeader() (lit, dist huffDecoder, err error) {
+	hlit := r.bits(5) + 257
+	hdist := r.bits(5) + 1
+	hclen := r.bits(4) + 4
+	clLen := make([]uint8, 19)
+	for i := range hclen {
+		clLen[codeLengthOrder[i]] = uint8(r.bits(3))
+	}
+	cl := newHuffDecoder(clLen)
+	lengths := make([]uint8, 0, hlit+hdist)
+	for len(lengths) < hlit+hdist && r.err == nil {
+		switch sym := r.decode(cl); {
+		case sym < 16:
+			lengths = append(lengths, uint8(sym))
+		case sym == 16:
+			if len(lengths) == 0 {
+				return nil, nil, errors.New("repeat with no previous length")
+			}
+			prev := lengths[len(lengths)-1]
+			for range 3 + r.bits(2) {
+				lengths = append(lengths, prev)
+			}
+		case sym == 17:
+			lengths = append(lengths, make([]uint8, 3+r.bits(3))...)
+		default:
+			lengths = append(lengths, make([]uint8, 11+r.bits(7))...)
+		}
+	}
+	if r.err != nil {
+		return nil, nil, r.err
+	}
+	if len(lengths) != hlit+hdist {
+		return nil, nil, fmt.Errorf("code lengths overrun: %d, want %d", len(lengths), hlit+hdist)
+	}
+	return newHuffDecoder(lengths[:hlit]), newHuffDecoder(lengths[hlit:]), nil
 }
