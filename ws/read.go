@@ -173,7 +173,12 @@ func (c *Conn) beginMessage(ctx context.Context) (MessageType, error) {
 // endMessage is called once a message has been read to its end.
 func (c *Conn) endMessage() {
 	c.readWatch.end()
-	c.releaseReadBuffer()
+	if !c.raw.ready() {
+		// On the raw TCP path the buffer goes back to its pool when the socket has
+		// nothing to read (rawReader), so a busy connection keeps it from message to
+		// message; elsewhere it goes back between messages.
+		c.releaseReadBuffer()
+	}
 }
 
 // discardPayload reads and drops the rest of the open message, validating it all the same.
