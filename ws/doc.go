@@ -69,6 +69,15 @@
 // closed, as its stream can no longer be trusted. A context that is never done, such as
 // context.Background, costs nothing; a cancellable one costs one small allocation per call.
 //
+// # Memory
+//
+// A connection takes buffers from pools only while it reads or writes, and on plain TCP on
+// Unix a read waiting for the next message holds none. What else it costs is the caller's:
+// a handler that keeps running for the connection's whole life also keeps net/http's
+// state for it (the request, its buffered reader and writer, the handler's stack), some
+// kilobytes per connection. A server with many long-lived connections should serve each
+// on a goroutine of its own and return from the handler once Accept has succeeded.
+//
 // # Origin
 //
 // Browsers let any web page open a WebSocket to any host, sending the user's cookies along,

@@ -29,25 +29,32 @@ func serve(ctx context.Context, ln net.Listener, opts srv.Options) error {
 	return srv.ServeHTTP(ctx, ln, echo(accept), broadcast(accept))
 }
 
-// echo reads each message into a buffer it reuses and writes it back as one frame.
+// echo reads each message into a buffer it reuses and writes it back as one frame. The
+// connection is served on a goroutine of its own and the handler returns, so that
+// net/http lets go of what it keeps per connection (its bufio buffers, the request, a
+// deep stack) for as long as the WebSocket lives.
 func echo(accept *ws.AcceptOptions) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		c, err := ws.Accept(w, r, accept)
 		if err != nil {
 			return
 		}
-		defer c.CloseNow()
-		ctx := context.Background() // cancellable contexts cost an allocation per call
-		var buf []byte
-		for {
-			typ, msg, err := c.ReadAppend(ctx, buf[:0])
-			if err != nil {
-				return
-			}
-			buf = msg
-			if err := c.Write(ctx, typ, msg); err != nil {
-				return
-			}
+		go echoLoop(c)
+	}
+}
+
+func echoLoop(c *ws.Conn) {
+	defer c.CloseNow()
+	ctx := context.Background() // cancellable contexts cost an allocation per call
+	var buf []byte
+	for {
+		typ, msg, err := c.ReadAppend(ctx, buf[:0])
+		if err != nil {
+			return
+		}
+		buf = msg
+		if err := c.Write(ctx, typ, msg); err != nil {
+			return
 		}
 	}
 }
@@ -62,22 +69,26 @@ func broadcast(accept *ws.AcceptOptions) http.HandlerFunc {
 		if err != nil {
 			return
 		}
-		ctx := context.Background()
-		leave := room.Join(
-			func(pm *ws.PreparedMessage) error { return c.WritePrepared(ctx, pm) },
-			func() { c.CloseNow() })
-		defer leave()
-		defer c.CloseNow() // first: a writer blocked on a peer that does not read must return
-		for {
-			typ, msg, err := c.Read(ctx) // a new slice: the prepared message keeps it
-			if err != nil {
-				return
-			}
-			pm, err := ws.NewPreparedMessage(typ, msg)
-			if err != nil {
-				return
-			}
-			room.Publish(pm)
+		go broadcastLoop(&room, c) // as echo: net/http's per-connection state goes
+	}
+}
+
+func broadcastLoop(room *srv.Broadcast[*ws.PreparedMessage], c *ws.Conn) {
+	ctx := context.Background()
+	leave := room.Join(
+		func(pm *ws.PreparedMessage) error { return c.WritePrepared(ctx, pm) },
+		func() { c.CloseNow() })
+	defer leave()
+	defer c.CloseNow() // first: a writer blocked on a peer that does not read must return
+	for {
+		typ, msg, err := c.Read(ctx) // a new slice: the prepared message keeps it
+		if err != nil {
+			return
 		}
+		pm, err := ws.NewPreparedMessage(typ, msg)
+		if err != nil {
+			return
+		}
+		room.Publish(pm)
 	}
 }
