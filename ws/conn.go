@@ -115,7 +115,9 @@ type Conn struct {
 	readLimit   atomic.Int64
 	maskKey     func() uint32 // masking keys of a client's frames
 
-	// Reading: owned by whoever holds readLock.
+	// Reading: owned by whoever holds readLock. Its waits do not end with the connection,
+	// unlike the writing locks': its holder is a read, which the connection's end ends,
+	// or Close, bounded by CloseTimeout, whose kept messages the waiting reader must get.
 	readLock      ctxMutex
 	rbuf          *[]byte // pooled; nil while nothing is buffered between messages
 	r, w          int     // unread bytes are (*rbuf)[r:w]
@@ -256,9 +258,10 @@ func (m *ctxMutex) lock(ctx context.Context, closed <-chan struct{}) error {
 		}
 	}
 	m.mu.Unlock()
-	// Handed over as it gave up: pass the lock on.
-	m.unlock()
-	return err
+	// Handed over before it could give up: the lock is held, so take it. (Close hands the
+	// read lock over and then closes the connection; the reader must still get the
+	// messages Close kept for it.)
+	return nil
 }
 
 // unlock releases m, handing it to the longest waiter if there is one.

@@ -28,7 +28,7 @@ func (c *Conn) ReadAppend(ctx context.Context, dst []byte) (MessageType, []byte,
 	if err := ctx.Err(); err != nil {
 		return 0, dst, fmt.Errorf("ws: read: %w", err)
 	}
-	if err := c.readLock.lock(ctx, c.closed); err != nil {
+	if err := c.readLock.lock(ctx, nil); err != nil {
 		return 0, dst, fmt.Errorf("ws: read: %w", err)
 	}
 	defer c.readLock.unlock()
@@ -88,7 +88,7 @@ func (c *Conn) Reader(ctx context.Context) (MessageType, io.Reader, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, nil, fmt.Errorf("ws: read: %w", err)
 	}
-	if err := c.readLock.lock(ctx, c.closed); err != nil {
+	if err := c.readLock.lock(ctx, nil); err != nil {
 		return 0, nil, fmt.Errorf("ws: read: %w", err)
 	}
 	defer c.readLock.unlock()
@@ -132,7 +132,7 @@ func (r *messageReader) Read(p []byte) (int, error) {
 	c := r.c
 	// The message's context, given to Reader, governs the network reads; the lock is
 	// free unless Close is reading.
-	c.readLock.lock(context.Background(), c.closed)
+	c.readLock.lock(context.Background(), nil)
 	defer c.readLock.unlock()
 	if c.readErr != nil {
 		return 0, c.readErr

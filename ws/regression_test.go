@@ -244,3 +244,48 @@ func TestRegressionAbandonedWriterHangsWrite(t *testing.T) {
 		t.Fatal("Write(Background) on a closed connection blocked: the abandoned Writer holds msgLock")
 	}
 }
+
+// TestRegressionCloseHandsKeptMessagesToReader: a reader goroutine that is between two
+// Reads when Close starts gets the messages Close read and kept, even though Close closes
+// the connection right after handing the read lock back (a waiter handed the lock must
+// take it, whichever of its wake-ups it sees first).
+func TestRegressionCloseHandsKeptMessagesToReader(t *testing.T) {
+	for round := range 100 {
+		srv, cli := tcpPair(t)
+		s := ws.NewConnForTest(srv, false, nil)
+		c := ws.NewConnForTest(cli, true, nil)
+		go func() { // an echo server
+			defer s.CloseNow()
+			for {
+				typ, msg, err := s.Read(context.Background())
+				if err != nil {
+					return
+				}
+				if s.Write(context.Background(), typ, msg) != nil {
+					return
+				}
+			}
+		}()
+		got := make(chan int, 1)
+		go func() {
+			n := 0
+			for {
+				if _, _, err := c.Read(context.Background()); err != nil {
+					got <- n
+					return
+				}
+				n++
+			}
+		}()
+		for i := range 3 {
+			if err := c.Write(context.Background(), ws.MessageText, []byte{byte('a' + i)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		c.Close(ws.StatusNormalClosure, "")
+		if n := <-got; n != 3 {
+			t.Fatalf("round %d: the reader got %d of the 3 echoes", round, n)
+		}
+		c.CloseNow()
+	}
+}
