@@ -1,7 +1,6 @@
 package bench
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"math/rand/v2"
@@ -13,31 +12,12 @@ import (
 	"github.com/duplex-ws/duplex/ws"
 )
 
-// The chat protocol of duplex serve (docs/chat-protocol.md), as Broadcast speaks it.
-const (
-	chatSubprotocol = "duplex.chat.v1"
-	publisherName   = "pub"
-
-	// A text published starts with its intended send time, in nanoseconds on the run's
-	// clock, and its sequence number, in hexadecimal; dots fill it up to its size. The last
-	// text, which only says that no more follow, starts with endMark instead.
-	timeHexLen   = 16
-	seqHexLen    = 8
-	timestampLen = timeHexLen + seqHexLen
-	endMark      = "end"
-)
-
-var (
-	messagePrefix = []byte(`{"type":"message"`)
-	welcomePrefix = []byte(`{"type":"welcome"`)
-	textField     = []byte(`"text":"`)
-)
-
-// Broadcast publishes messages at cfg.Rate to a new room of the duplex serve chat at
-// cfg.URL, joined by cfg.Subscribers subscribers, and times each delivery from the
-// message's intended send time, for cfg.Warmup and then cfg.Duration. The publisher and
-// the subscribers are in this process and share its clock, which the messages carry. It
-// returns the measurements when the run is over, or earlier, marked interrupted, if ctx
+// Broadcast publishes messages at cfg.Rate to cfg.Subscribers subscribers, and times each
+// delivery from the message's intended send time, for cfg.Warmup and then cfg.Duration.
+// It speaks cfg.Protocol: it joins the subscribers and the publisher to a new room of the
+// duplex serve chat at cfg.URL, or connects them all to a plain relay there. The publisher
+// and the subscribers are in this process and share its clock, which the messages carry.
+// It returns the measurements when the run is over, or earlier, marked interrupted, if ctx
 // ends.
 func Broadcast(ctx context.Context, cfg Config) (*Result, error) {
 	cfg, err := cfg.withDefaults("broadcast")
@@ -47,20 +27,29 @@ func Broadcast(ctx context.Context, cfg Config) (*Result, error) {
 	r := newRunner(ctx, cfg)
 	defer r.close()
 	b := &broadcastRun{
-		runner:  r,
-		room:    fmt.Sprintf("bench-%016x", rand.Uint64()),
-		subs:    make([]*subscriber, cfg.Subscribers),
-		stop:    make(chan struct{}),
-		rec:     newRecorder(cfg.Subscribers),
-		pubDone: make(chan struct{}),
+		runner:        r,
+		subs:          make([]*subscriber, cfg.Subscribers),
+		stop:          make(chan struct{}),
+		rec:           newRecorder(cfg.Subscribers),
+		pubDone:       make(chan struct{}),
+		pubReaderDone: make(chan struct{}),
 	}
-	opts := cfg.dialOptions(chatSubprotocol)
+	if cfg.Protocol == ProtocolChat {
+		u, _ := url.Parse(cfg.URL) // checked by withDefaults
+		b.room = fmt.Sprintf("bench-%016x", rand.Uint64())
+		b.proto = &chatProtocol{url: u, room: b.room, size: cfg.Size}
+		r.dialer = newDialer(&cfg, tcpBroadcast, ws.MessageText, chatSubprotocol)
+	} else {
+		b.relay = &relayProtocol{url: cfg.URL, size: cfg.Size}
+		b.proto = b.relay
+		r.dialer = newDialer(&cfg, tcpBroadcast, ws.MessageBinary)
+	}
 
-	// The subscribers join, and read from the moment they do (the joins of the others
-	// come to them): publishing waits for every one's welcome.
+	// The subscribers connect, and read from the moment they do: publishing waits until
+	// every one has joined, as its welcome to the chat, or a relay's first message, shows.
 	r.phase = "dialing"
 	var readers, welcomed sync.WaitGroup
-	r.dialAll(cfg.Subscribers, func(i int) string { return b.url(fmt.Sprintf("sub-%d", i)) }, opts, func(i int, c *ws.Conn) {
+	r.dialAll(cfg.Subscribers, func(i int) string { return b.proto.memberURL(fmt.Sprintf("sub-%d", i)) }, func(i int, c conn) {
 		s := &subscriber{run: b, c: c, shard: b.rec.shard(i), buf: make([]byte, 0, 256+cfg.Size)}
 		b.subs[i] = s
 		welcomed.Add(1)
@@ -84,10 +73,19 @@ func Broadcast(ctx context.Context, cfg Config) (*Result, error) {
 		welcomed.Wait()
 		close(allWelcomed)
 	}()
-	w := r.wait(allWelcomed, r.clock.now()+int64(cfg.DialTimeout))
-	var pub *ws.Conn
-	if w != waitCanceled && r.open.Load() > 0 { // publishing to no one measures nothing
-		pub, _ = r.dial(b.url(publisherName), opts)
+	joinBy := r.clock.now() + int64(cfg.DialTimeout)
+	if b.relay != nil {
+		// The publisher sends probes until every subscriber has received one: a relay has
+		// no welcome, and a subscriber only joins once the server has handled its
+		// handshake, after the client has seen it end.
+		if r.open.Load() > 0 { // publishing to no one measures nothing
+			b.dialPublisher()
+		}
+		if b.pub != nil {
+			b.probe(allWelcomed, joinBy)
+		}
+	} else if r.wait(allWelcomed, joinBy) != waitCanceled && r.open.Load() > 0 {
+		b.dialPublisher()
 	}
 
 	b.start = r.clock.now()
@@ -95,23 +93,20 @@ func Broadcast(ctx context.Context, cfg Config) (*Result, error) {
 	sendEnd := b.measureStart + int64(cfg.Duration)
 	b.end.Store(sendEnd)
 	b.nsPerMsg = 1e9 / cfg.Rate
-	var pubReaderDone chan struct{}
-	if pub == nil || ctx.Err() != nil {
-		b.pubFailed.Store(pub == nil) // nothing was measured
-		if pub != nil {
-			pub.CloseNow()
-			r.open.Add(-1)
-		}
+	switch {
+	case b.pub == nil:
+		b.pubFailed.Store(true) // nothing was measured
 		close(b.pubDone)
-	} else {
-		b.pub = pub
-		pubReaderDone = make(chan struct{})
-		go b.publisherReader(pubReaderDone)
-		go b.publish(pubReaderDone)
+	case ctx.Err() != nil || b.pubFailed.Load():
+		b.pubStopped.Store(true)
+		b.pub.closeNow()
+		close(b.pubDone)
+	default:
+		go b.publish()
 	}
 
-	var cpu cpuMeter
-	w = waitTime
+	cpu := &r.cpu
+	w := waitTime
 	if cfg.Warmup > 0 {
 		r.phase = "warmup"
 		w = r.wait(b.pubDone, b.measureStart)
@@ -146,33 +141,62 @@ func Broadcast(ctx context.Context, cfg Config) (*Result, error) {
 	case <-b.pubDone:
 		if b.pub != nil {
 			b.pubStopped.Store(true)
-			b.pub.Close(ws.StatusNormalClosure, "")
+			b.pub.close()
 		}
 	default: // the publisher is behind, or stuck writing to a server that does not read
 		b.pubStopped.Store(true)
-		b.pub.CloseNow()
+		b.pub.closeNow()
 		<-b.pubDone
 	}
 	b.closeAll()
 	if b.pub != nil {
-		<-pubReaderDone
+		<-b.pubReaderDone
 	}
 	<-subsDone
 	r.phase = "done"
 	r.progress()
-	return b.result(max(measured, 0), &cpu, w == waitCanceled), nil
+	return b.result(max(measured, 0), w == waitCanceled), nil
 }
+
+// broadcastProtocol is what Broadcast speaks: duplex serve's chat or a relay.
+type broadcastProtocol interface {
+	// memberURL returns the URL a subscriber, or the publisher, dials, by its name.
+	memberURL(name string) string
+	// message returns a message to publish, which stamp and end then modify.
+	message() []byte
+	// stamp writes into msg its intended send time, due, and its sequence number.
+	stamp(msg []byte, due, seq int64)
+	// end makes msg the last message, which tells the subscribers that no more follow.
+	end(msg []byte)
+	// parse returns what a message received is, and for one published its intended send
+	// time.
+	parse(msg []byte) (deliveryKind, int64)
+}
+
+// deliveryKind is what a message that a subscriber receives is.
+type deliveryKind int
+
+const (
+	deliveryOther   deliveryKind = iota // another member's join or leave
+	deliveryJoined                      // the subscriber has joined: a welcome, or a probe
+	deliveryMessage                     // a message published
+	deliveryEnd                         // the last message
+	deliveryBad                         // not what the publisher sent
+)
 
 // broadcastRun is the state of a Broadcast run that its connections share.
 type broadcastRun struct {
 	*runner
-	room string
-	subs []*subscriber // by index; nil for those that did not open
-	rec  *recorder     // the latencies
-	stop chan struct{} // closed when the run is interrupted
+	proto broadcastProtocol
+	relay *relayProtocol // the relay, if proto is one
+	room  string         // the chat's
+	subs  []*subscriber  // by index; nil for those that did not open
+	rec   *recorder      // the latencies
+	stop  chan struct{}  // closed when the run is interrupted
 
-	pub                   *ws.Conn
+	pub                   conn
 	pubDone               chan struct{} // closed when the publisher has stopped publishing
+	pubReaderDone         chan struct{} // closed when its reader has returned
 	pubStopped, pubFailed atomic.Bool   // as echoConn's stopped and failed
 
 	// The publisher's: messages sent, those of them measured, and late sends.
@@ -185,35 +209,78 @@ type broadcastRun struct {
 	nsPerMsg float64 // nanoseconds between two messages
 }
 
-// url returns the URL that joins the run's room as name.
-func (b *broadcastRun) url(name string) string {
-	u, _ := url.Parse(b.cfg.URL) // checked by withDefaults
-	q := u.Query()
-	q.Set("room", b.room)
-	q.Set("name", name)
-	u.RawQuery = q.Encode()
-	return u.String()
+// dialPublisher connects the publisher, and starts its reader.
+func (b *broadcastRun) dialPublisher() {
+	pub, err := b.dial(b.proto.memberURL(publisherName))
+	if err != nil {
+		return
+	}
+	b.pub = pub
+	go b.publisherReader()
+}
+
+// The publisher sends a probe to a relay at most every probeInterval while subscribers
+// have not joined, and only once every subscriber that has joined has received the last
+// one, checked every probePoll: probes never queue up in a server that cannot keep up
+// with them, ahead of the messages measured. (A TCP connection opens before the server
+// has accepted it: rawtcp's subscribers may join well after they connected.)
+const (
+	probeInterval = 20 * time.Millisecond
+	probePoll     = 2 * time.Millisecond
+)
+
+// probe sends probes until joined is closed, the clock reaches by, or the publisher fails.
+func (b *broadcastRun) probe(joined <-chan struct{}, by int64) {
+	msg := b.relay.message()
+	for k := int64(1); ; k++ {
+		b.relay.probe(msg, k)
+		if err := b.pub.send(msg); err != nil {
+			b.failPublisher(kindWrite, err)
+			return
+		}
+		next := b.clock.now() + int64(probeInterval)
+		for {
+			at := min(next, by)
+			if b.wait(joined, at) != waitTime || at >= by {
+				return
+			}
+			if b.probed(k) {
+				break
+			}
+			next = b.clock.now() + int64(probePoll)
+		}
+	}
+}
+
+// probed reports whether every subscriber that has received a probe has received probe k.
+func (b *broadcastRun) probed(k int64) bool {
+	for _, s := range b.subs {
+		if s != nil {
+			if p := s.probe.Load(); p > 0 && p < k {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // publish sends the messages, on schedule, then the end mark.
-func (b *broadcastRun) publish(readerDone <-chan struct{}) {
+func (b *broadcastRun) publish() {
 	defer close(b.pubDone)
-	bg := context.Background()
-	msg, text := newChatMessage(b.cfg.Size)
+	msg := b.proto.message()
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for seq := int64(0); ; seq++ {
 		due := b.start + int64(float64(seq)*b.nsPerMsg)
-		if due >= b.end.Load() || !b.sleepUntil(due, timer, readerDone) {
+		if due >= b.end.Load() || !b.sleepUntil(due, timer) {
 			break
 		}
 		if now := b.clock.now(); now-due > int64(LateAfter) && due >= b.measureStart {
 			b.late++
 		}
-		putHex(text[:timeHexLen], uint64(due))
-		putHex(text[timeHexLen:timestampLen], uint64(seq))
-		if err := b.pub.Write(bg, ws.MessageText, msg); err != nil {
-			<-readerDone // as in echoConn.writer
+		b.proto.stamp(msg, due, seq)
+		if err := b.pub.send(msg); err != nil {
+			<-b.pubReaderDone // as in echoConn.writer
 			b.failPublisher(kindWrite, err)
 			return
 		}
@@ -225,16 +292,16 @@ func (b *broadcastRun) publish(readerDone <-chan struct{}) {
 	if b.pubFailed.Load() {
 		return
 	}
-	copy(text, endMark)
-	if err := b.pub.Write(bg, ws.MessageText, msg); err != nil {
-		<-readerDone
+	b.proto.end(msg)
+	if err := b.pub.send(msg); err != nil {
+		<-b.pubReaderDone
 		b.failPublisher(kindWrite, err)
 	}
 }
 
 // sleepUntil waits until the clock reaches t. It returns false if the run was interrupted
 // or the publisher's connection ended first.
-func (b *broadcastRun) sleepUntil(t int64, timer *time.Timer, readerDone <-chan struct{}) bool {
+func (b *broadcastRun) sleepUntil(t int64, timer *time.Timer) bool {
 	for {
 		d := t - b.clock.now()
 		if d <= 0 {
@@ -243,7 +310,7 @@ func (b *broadcastRun) sleepUntil(t int64, timer *time.Timer, readerDone <-chan 
 		timer.Reset(time.Duration(d))
 		select {
 		case <-timer.C:
-		case <-readerDone:
+		case <-b.pubReaderDone:
 			return false
 		case <-b.stop:
 			return false
@@ -253,12 +320,12 @@ func (b *broadcastRun) sleepUntil(t int64, timer *time.Timer, readerDone <-chan 
 
 // publisherReader reads and discards what comes to the publisher (its own messages
 // among them), which the chat requires of a member, until the connection ends.
-func (b *broadcastRun) publisherReader(done chan<- struct{}) {
-	defer close(done)
+func (b *broadcastRun) publisherReader() {
+	defer close(b.pubReaderDone)
 	defer b.open.Add(-1)
-	var buf []byte
+	buf := make([]byte, 0, 256+b.cfg.Size)
 	for {
-		_, msg, err := b.pub.ReadAppend(context.Background(), buf[:0])
+		_, msg, err := b.pub.receive(buf[:0])
 		if err != nil {
 			b.failPublisher(kindRead, err)
 			return
@@ -273,56 +340,20 @@ func (b *broadcastRun) failPublisher(kind string, err error) {
 	}
 	if b.pubFailed.CompareAndSwap(false, true) {
 		b.errs.add(classify(kind, err), err)
-		b.pub.CloseNow() // stops the publisher's reader, or writer
+		b.pub.closeNow() // stops the publisher's reader, or writer
 	}
-}
-
-// newChatMessage returns the chat message a publisher sends, {"type":"message","text":…},
-// and its text, of size bytes, within it.
-func newChatMessage(size int) (msg, text []byte) {
-	const head, tail = `{"type":"message","text":"`, `"}`
-	msg = make([]byte, 0, len(head)+size+len(tail))
-	msg = append(msg, head...)
-	msg = append(msg, bytes.Repeat([]byte("."), size)...)
-	msg = append(msg, tail...)
-	return msg, msg[len(head) : len(head)+size]
-}
-
-const hexDigits = "0123456789abcdef"
-
-// putHex writes v in hexadecimal, its last digits, into p.
-func putHex(p []byte, v uint64) {
-	for i := len(p) - 1; i >= 0; i-- {
-		p[i] = hexDigits[v&0xf]
-		v >>= 4
-	}
-}
-
-// parseHex returns the value of the hexadecimal digits p.
-func parseHex(p []byte) (uint64, bool) {
-	var v uint64
-	for _, c := range p {
-		switch {
-		case '0' <= c && c <= '9':
-			v = v<<4 | uint64(c-'0')
-		case 'a' <= c && c <= 'f':
-			v = v<<4 | uint64(c-'a'+10)
-		default:
-			return 0, false
-		}
-	}
-	return v, true
 }
 
 // subscriber is one subscriber of a Broadcast run.
 type subscriber struct {
 	run   *broadcastRun
-	c     *ws.Conn
+	c     conn
 	shard *shard
 	buf   []byte
 
 	stopped, failed atomic.Bool  // as echoConn's
 	received        atomic.Int64 // deliveries, warm-up included, for progress
+	probe           atomic.Int64 // a relay's: the number of the last probe received
 
 	// The reader's.
 	recvMeasured, bytes int64
@@ -339,34 +370,37 @@ func (s *subscriber) read(welcomed func()) {
 			welcomed()
 		}
 	}()
-	bg := context.Background()
 	for {
-		_, msg, err := s.c.ReadAppend(bg, s.buf[:0])
+		_, msg, err := s.c.receive(s.buf[:0])
 		if err != nil {
 			s.fail(kindRead, err)
 			return
 		}
 		s.buf = msg
-		if !joined {
-			if bytes.HasPrefix(msg, welcomePrefix) {
-				joined = true
-				welcomed()
-			}
-			continue
-		}
-		if !bytes.HasPrefix(msg, messagePrefix) {
-			continue // a join or a leave
-		}
 		now := b.clock.now()
-		due, end, ok := parseDelivery(msg, b.cfg.Size)
-		switch {
-		case !ok:
-			s.fail(kindMismatch, fmt.Errorf("bench: a chat message that the publisher did not send: %.100q", msg))
-			s.c.CloseNow()
+		kind, due := b.proto.parse(msg)
+		if !joined {
+			// The chat welcomes a member before anything else; a relay's first message of any
+			// kind shows that the subscriber is in.
+			if kind != deliveryJoined && (b.relay == nil || kind != deliveryMessage) {
+				continue
+			}
+			joined = true
+			welcomed()
+		}
+		switch kind {
+		case deliveryJoined:
+			s.probe.Store(due) // a probe's number; 0 for a welcome
+			continue
+		case deliveryOther:
+			continue
+		case deliveryBad:
+			s.fail(kindMismatch, fmt.Errorf("bench: a message that the publisher did not send: %.100q", msg))
+			s.c.closeNow()
 			return
-		case end:
+		case deliveryEnd:
 			s.stopped.Store(true)
-			s.c.Close(ws.StatusNormalClosure, "")
+			s.c.close()
 			return
 		}
 		s.received.Add(1)
@@ -376,24 +410,6 @@ func (s *subscriber) read(welcomed func()) {
 			s.shard.record(now - due)
 		}
 	}
-}
-
-// parseDelivery returns the intended send time of a chat message the publisher sent,
-// or whether it is the end mark.
-func parseDelivery(msg []byte, size int) (due int64, end, ok bool) {
-	i := bytes.Index(msg, textField)
-	if i < 0 || len(msg)-i-len(textField) < size {
-		return 0, false, false
-	}
-	text := msg[i+len(textField):][:size]
-	if bytes.HasPrefix(text, []byte(endMark)) {
-		return 0, true, true
-	}
-	v, ok := parseHex(text[:timeHexLen])
-	if _, seqOK := parseHex(text[timeHexLen:timestampLen]); !ok || !seqOK {
-		return 0, false, false
-	}
-	return int64(v), false, true
 }
 
 func (s *subscriber) fail(kind string, err error) {
@@ -410,15 +426,16 @@ func (b *broadcastRun) closeAll() {
 	for _, s := range b.subs {
 		if s != nil {
 			s.stopped.Store(true)
-			s.c.CloseNow()
+			s.c.closeNow()
 		}
 	}
 }
 
 // result returns the run's measurements, of a measured window that lasted measured ns.
-func (b *broadcastRun) result(measured int64, cpu *cpuMeter, interrupted bool) *Result {
+func (b *broadcastRun) result(measured int64, interrupted bool) *Result {
 	cfg := &b.cfg
 	res := b.newResult("broadcast", measured, interrupted)
+	res.Protocol = cfg.Protocol
 	res.Subscribers = cfg.Subscribers
 	res.Room = b.room
 	res.Size = cfg.Size
@@ -440,6 +457,6 @@ func (b *broadcastRun) result(measured int64, cpu *cpuMeter, interrupted bool) *
 	}
 	res.Latency = b.rec.latency()
 	res.rates(res.Received)
-	res.ClientCPU, res.ClientCPUPerOp = cpu.perOp(res.Received)
+	res.cpu(&b.cpu, res.Received)
 	return res
 }

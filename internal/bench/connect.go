@@ -22,9 +22,14 @@ func Connect(ctx context.Context, cfg Config) (*Result, error) {
 	r := newRunner(ctx, cfg)
 	defer r.close()
 	k := &connectRun{runner: r, conns: make([]*heldConn, cfg.Connections), rec: newRecorder(cfg.Connections)}
+	r.dialer = newDialer(&cfg, tcpEcho, ws.MessageBinary)
+	var rssBefore, rssHeld int64
+	if cfg.ServerPID != 0 {
+		rssBefore, _ = processRSS(cfg.ServerPID)
+	}
 
 	r.phase = "opening"
-	var cpu cpuMeter
+	cpu := &r.cpu
 	cpu.begin()
 	k.start = r.clock.now()
 	opened := make(chan struct{})
@@ -53,6 +58,9 @@ func Connect(ctx context.Context, cfg Config) (*Result, error) {
 			held++
 		}
 	}
+	if cfg.ServerPID != 0 && rssBefore > 0 {
+		rssHeld, _ = processRSS(cfg.ServerPID)
+	}
 	r.phase = "closing"
 	k.closeAll()
 	r.wait(readersDone, -1)
@@ -71,7 +79,13 @@ func Connect(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	res.Held = held
 	res.Latency = k.rec.latency()
-	res.ClientCPU, res.ClientCPUPerOp = cpu.perOp(res.Connected)
+	res.cpu(cpu, res.Connected)
+	if rssHeld > 0 {
+		res.ServerRSSBefore, res.ServerRSSHeld = rssBefore, rssHeld
+		if held > 0 {
+			res.ServerRSSPerConn = float64(rssHeld-rssBefore) / float64(held)
+		}
+	}
 	return res, nil
 }
 
@@ -87,7 +101,7 @@ type connectRun struct {
 
 // heldConn is a connection that Connect holds.
 type heldConn struct {
-	c               *ws.Conn
+	c               conn
 	stopped, failed atomic.Bool // as echoConn's
 }
 
@@ -98,7 +112,6 @@ func (k *connectRun) launch(opened chan<- struct{}, readers *sync.WaitGroup) {
 	defer close(opened)
 	var handshakes sync.WaitGroup
 	defer handshakes.Wait()
-	opts := k.cfg.dialOptions()
 	var slots chan struct{}
 	var timer *time.Timer
 	if k.cfg.Rate > 0 {
@@ -130,7 +143,7 @@ func (k *connectRun) launch(opened chan<- struct{}, readers *sync.WaitGroup) {
 		readers.Add(1)
 		go func() {
 			defer readers.Done()
-			c, err := k.dial(k.cfg.URL, opts)
+			c, err := k.dial(k.cfg.URL)
 			now := k.clock.now()
 			if slots != nil {
 				<-slots
@@ -173,12 +186,12 @@ func (k *connectRun) hold(hc *heldConn) {
 	defer k.open.Add(-1)
 	var buf []byte
 	for {
-		_, msg, err := hc.c.ReadAppend(context.Background(), buf[:0])
+		_, msg, err := hc.c.receive(buf[:0])
 		if err != nil {
 			if !hc.stopped.Load() && hc.failed.CompareAndSwap(false, true) {
 				k.errs.add(classify(kindRead, err), err)
 			}
-			hc.c.CloseNow()
+			hc.c.closeNow()
 			return
 		}
 		buf = msg
@@ -198,7 +211,7 @@ func (k *connectRun) closeAll() {
 				}
 				if hc := k.conns[i]; hc != nil {
 					hc.stopped.Store(true)
-					hc.c.Close(ws.StatusNormalClosure, "")
+					hc.c.close()
 				}
 			}
 		})

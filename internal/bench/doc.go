@@ -1,8 +1,14 @@
 // Package bench is the load generator behind duplex bench: [Echo] runs connections that
 // send messages to an echo endpoint and time their replies, [Broadcast] times the messages
-// of one publisher as they reach the subscribers of a chat room of duplex serve, and
-// [Connect] times WebSocket handshakes and then holds the connections open. Each returns
-// a [Result], which [Result.WriteTable] prints for people and encoding/json for programs.
+// of one publisher as they reach the subscribers of a chat room of duplex serve or of a
+// plain relay, and [Connect] times WebSocket handshakes and then holds the connections
+// open. Each returns a [Result], which [Result.WriteTable] prints for people and
+// encoding/json for programs.
+//
+// The same runs load a raw TCP server (a tcp:// URL, the protocol of bench/servers/rawtcp:
+// a length before each message), so that one generator measures every server of bench/
+// and the baseline that WebSocket cannot beat. A run holds its connections through a small
+// interface, WebSocket or TCP, at the cost of an indirect call a message.
 //
 // # Measuring
 //
@@ -38,7 +44,9 @@
 // and a reader. The result reports the generator's own CPU time per message, from
 // getrusage(RUSAGE_SELF) over the measured window; against duplex serve in a process of
 // its own, it is about three quarters of the server's (TestBenchGeneratorCheaperThanServer
-// in internal/cli).
+// in internal/cli). Given the server's process ID (Config.ServerPID), a run reads the
+// server's CPU time from /proc/PID/stat at the same two moments, in ticks of 10 ms, and
+// reports it per message too: steadier than a throughput on a busy machine.
 //
 // # Goroutines
 //

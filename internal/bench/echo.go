@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -26,9 +27,10 @@ func Echo(ctx context.Context, cfg Config) (*Result, error) {
 	if cfg.Binary {
 		e.typ = ws.MessageBinary
 	}
+	r.dialer = newDialer(&cfg, tcpEcho, e.typ)
 
 	r.phase = "dialing"
-	for _, c := range r.dialAll(cfg.Connections, func(int) string { return cfg.URL }, cfg.dialOptions(), nil) {
+	for _, c := range r.dialAll(cfg.Connections, func(int) string { return cfg.URL }, nil) {
 		if c != nil {
 			e.conns = append(e.conns, e.newConn(c))
 		}
@@ -58,7 +60,7 @@ func Echo(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	done := goAll(len(e.conns), func(i int) { e.conns[i].serve() })
 
-	var cpu cpuMeter
+	cpu := &r.cpu
 	w := waitTime
 	if cfg.Warmup > 0 {
 		r.phase = "warmup"
@@ -86,7 +88,7 @@ func Echo(ctx context.Context, cfg Config) (*Result, error) {
 	<-done
 	r.phase = "done"
 	r.progress()
-	return e.result(max(measured, 0), &cpu, w == waitCanceled), nil
+	return e.result(max(measured, 0), w == waitCanceled), nil
 }
 
 // echoRun is the state of an Echo run that its connections share.
@@ -112,7 +114,7 @@ const writerDone = 1 << 62
 // echoConn is one connection of an Echo run.
 type echoConn struct {
 	echo  *echoRun
-	c     *ws.Conn
+	c     conn
 	index int    // among the connections that opened
 	shard *shard // where its latencies go
 
@@ -139,7 +141,7 @@ type echoConn struct {
 	recvSeq, recvMeasured, bytes int64
 }
 
-func (e *echoRun) newConn(c *ws.Conn) *echoConn {
+func (e *echoRun) newConn(c conn) *echoConn {
 	ec := &echoConn{echo: e, c: c, buf: make([]byte, 0, len(e.payload))}
 	if e.split() {
 		n := e.cfg.Pipeline
@@ -157,17 +159,30 @@ func (e *echoRun) newConn(c *ws.Conn) *echoConn {
 // that writes a message and reads its reply.
 func (e *echoRun) split() bool { return e.cfg.Pipeline > 1 || e.cfg.Rate > 0 }
 
-// payload returns a message of n printable ASCII bytes, valid as text, that compresses
-// about as well as English.
+// payload returns a message of n bytes of English-like text, valid as text and
+// compressible: words drawn at random from a vocabulary of common ones, which deflate
+// finds repeated, as in prose.
 func payload(n int) []byte {
-	const alphabet = "abcdefghijklmnopqrstuvwxyz ABCDEFGHIJKLMNOPQRSTUVWXYZ 0123456789 .,;:!?"
+	words := strings.Fields(vocabulary)
 	rng := rand.New(rand.NewPCG(1, 2))
-	p := make([]byte, n)
-	for i := range p {
-		p[i] = alphabet[rng.IntN(len(alphabet))]
+	p := make([]byte, 0, n+16)
+	for len(p) < n {
+		p = append(p, words[rng.IntN(len(words))]...)
+		p = append(p, ' ')
 	}
-	return p
+	return p[:n]
 }
+
+// vocabulary is the words of payload: the most common of English, and some others.
+const vocabulary = `the of and to in is was that for it with as his on be at by had are but from or
+have an they which one you were her all she there would their we him been has when who will
+more no if out so said what up its about into than them can only other new some could time
+these two may then do first any my now such like our over man me even most made after also
+did many before must through back years where much your way well down should because each
+just those people how too little state good very make world still own see men work long get
+here between both life being under never day same another know while last might us great
+old year off come since against go came right used take three messages socket frames server
+client latency deflate window buffer handshake payload broadcast subscriber publisher`
 
 // serve runs the connection until the run stops it or it fails.
 func (ec *echoConn) serve() {
@@ -183,18 +198,17 @@ func (ec *echoConn) serve() {
 // closedLoop writes a message, reads its reply, and again.
 func (ec *echoConn) closedLoop() {
 	e := ec.echo
-	bg := context.Background()
 	for {
 		t0 := e.clock.now()
 		if t0 >= e.end.Load() || e.cfg.limit > 0 && ec.sent >= e.cfg.limit {
 			break
 		}
-		if err := ec.c.Write(bg, e.typ, e.payload); err != nil {
+		if err := ec.c.send(e.payload); err != nil {
 			ec.fail(kindWrite, err)
 			break
 		}
 		ec.countSent(t0)
-		typ, msg, err := ec.c.ReadAppend(bg, ec.buf[:0])
+		typ, msg, err := ec.c.receive(ec.buf[:0])
 		if err != nil {
 			ec.fail(kindRead, err)
 			break
@@ -205,7 +219,7 @@ func (ec *echoConn) closedLoop() {
 		}
 	}
 	if ec.failed.Load() {
-		ec.c.CloseNow()
+		ec.c.closeNow()
 		return
 	}
 	ec.closeGracefully()
@@ -214,7 +228,6 @@ func (ec *echoConn) closedLoop() {
 // writer sends messages while the pipeline or the schedule allows.
 func (ec *echoConn) writer() {
 	e := ec.echo
-	bg := context.Background()
 	n := int64(len(ec.slots))
 	var timer *time.Timer
 	if e.cfg.Rate > 0 {
@@ -248,7 +261,7 @@ loop:
 		}
 		ec.slots[seq%n].Store(t0)
 		ec.state.Add(1)
-		if err := ec.c.Write(bg, e.typ, e.payload); err != nil {
+		if err := ec.c.send(e.payload); err != nil {
 			// A failed write closes the connection. The reader's error, if it has one, tells
 			// better why: a close frame from the server makes writes fail too.
 			<-ec.readerDone
@@ -261,16 +274,15 @@ loop:
 		ec.closeGracefully() // nothing in flight: the reader's read ends with the close
 	}
 	<-ec.readerDone
-	ec.c.CloseNow()
+	ec.c.closeNow()
 }
 
 // reader reads the replies, until the writer has stopped and every reply is in.
 func (ec *echoConn) reader() {
 	defer close(ec.readerDone)
-	bg := context.Background()
 	n := int64(len(ec.slots))
 	for {
-		typ, msg, err := ec.c.ReadAppend(bg, ec.buf[:0])
+		typ, msg, err := ec.c.receive(ec.buf[:0])
 		if err != nil {
 			ec.fail(kindRead, err)
 			return
@@ -278,13 +290,13 @@ func (ec *echoConn) reader() {
 		ec.buf = msg
 		if ec.state.Load()&^writerDone == 0 {
 			ec.fail(kindMismatch, fmt.Errorf("bench: a message of %d bytes came with no message in flight", len(msg)))
-			ec.c.CloseNow()
+			ec.c.closeNow()
 			return
 		}
 		t0 := ec.slots[ec.recvSeq%n].Load()
 		ec.recvSeq++
 		if !ec.reply(typ, msg, t0) {
-			ec.c.CloseNow()
+			ec.c.closeNow()
 			return
 		}
 		if ec.state.Add(-1) == writerDone {
@@ -365,7 +377,7 @@ func (ec *echoConn) fail(kind string, err error) {
 // close's.
 func (ec *echoConn) closeGracefully() {
 	ec.stopped.Store(true)
-	ec.c.Close(ws.StatusNormalClosure, "")
+	ec.c.close()
 }
 
 // allFailed reports whether every connection failed; the connections have all stopped.
@@ -383,7 +395,7 @@ func (e *echoRun) allFailed() bool {
 func (e *echoRun) closeAll() {
 	for _, ec := range e.conns {
 		ec.stopped.Store(true)
-		ec.c.CloseNow()
+		ec.c.closeNow()
 	}
 }
 
@@ -395,7 +407,7 @@ func (e *echoRun) interrupt() {
 }
 
 // result returns the run's measurements, of a measured window that lasted measured ns.
-func (e *echoRun) result(measured int64, cpu *cpuMeter, interrupted bool) *Result {
+func (e *echoRun) result(measured int64, interrupted bool) *Result {
 	cfg := &e.cfg
 	res := e.newResult("echo", measured, interrupted)
 	res.Connections = cfg.Connections
@@ -417,6 +429,6 @@ func (e *echoRun) result(measured int64, cpu *cpuMeter, interrupted bool) *Resul
 	}
 	res.Latency = e.rec.latency()
 	res.rates(res.Received)
-	res.ClientCPU, res.ClientCPUPerOp = cpu.perOp(res.Received)
+	res.cpu(&e.cpu, res.Received)
 	return res
 }

@@ -131,7 +131,7 @@ func classify(kind string, err error) string {
 		return kindHandshake
 	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
 		return kindTimeout
-	case errors.As(err, &pe):
+	case errors.As(err, &pe), errors.Is(err, errTCPTooLarge):
 		return kindProtocol
 	case errors.As(err, &ce) && ce.Code != ws.StatusAbnormalClosure:
 		return kindClosed
@@ -185,16 +185,26 @@ func (e *errorCounts) list() []ErrorCount {
 	return out
 }
 
-// cpuMeter measures the process's CPU time over a window.
+// cpuMeter measures the process's CPU time over a window, and the server's when pid is
+// not zero.
 type cpuMeter struct {
+	pid        int
 	start, end time.Duration
 	started    bool
 	ok         bool
+
+	srvStart, srvEnd time.Duration
+	srvOK            bool
 }
 
 func (m *cpuMeter) begin() {
 	m.start, m.ok = cpuTime()
 	m.started = true
+	if m.pid != 0 {
+		var err error
+		m.srvStart, err = processCPU(m.pid)
+		m.srvOK = err == nil
+	}
 }
 
 func (m *cpuMeter) finish() {
@@ -205,6 +215,11 @@ func (m *cpuMeter) finish() {
 	m.end, ok = cpuTime()
 	m.ok = m.ok && ok
 	m.started = false
+	if m.pid != 0 {
+		var err error
+		m.srvEnd, err = processCPU(m.pid)
+		m.srvOK = m.srvOK && err == nil
+	}
 }
 
 // perOp returns the CPU time in seconds and in microseconds per operation, or zeros when
@@ -213,10 +228,21 @@ func (m *cpuMeter) perOp(ops int64) (seconds, usPerOp float64) {
 	if !m.ok {
 		return 0, 0
 	}
-	d := m.end - m.start
+	return perOp(m.end-m.start, ops)
+}
+
+// serverPerOp is perOp for the server, zeros without one.
+func (m *cpuMeter) serverPerOp(ops int64) (seconds, usPerOp float64) {
+	if !m.srvOK {
+		return 0, 0
+	}
+	return perOp(m.srvEnd-m.srvStart, ops)
+}
+
+func perOp(d time.Duration, ops int64) (seconds, usPerOp float64) {
 	seconds = d.Seconds()
 	if ops > 0 {
-		usPerOp = float64(d.Microseconds()) / float64(ops)
+		usPerOp = float64(d.Nanoseconds()) / 1e3 / float64(ops)
 	}
 	return seconds, usPerOp
 }

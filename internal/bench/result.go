@@ -14,14 +14,15 @@ import (
 // seconds, latencies in microseconds. The fields a mode does not use are zero, and left
 // out of the JSON.
 type Result struct {
-	Mode string `json:"mode"` // "echo", "broadcast" or "connect"
-	URL  string `json:"url"`
+	Mode     string `json:"mode"`               // "echo", "broadcast" or "connect"
+	URL      string `json:"url"`                //
+	Protocol string `json:"protocol,omitempty"` // broadcast: "chat" or "relay"
 
 	// The run as configured.
 	Connections int     `json:"connections,omitempty"` // echo, connect: asked for
 	Subscribers int     `json:"subscribers,omitempty"` // broadcast: asked for
-	Room        string  `json:"room,omitempty"`        // broadcast
-	Size        int     `json:"size,omitempty"`        // bytes of payload (echo) or text (broadcast)
+	Room        string  `json:"room,omitempty"`        // broadcast: chat
+	Size        int     `json:"size,omitempty"`        // bytes of payload (echo, relay broadcast) or text (chat)
 	Binary      bool    `json:"binary,omitempty"`      // echo
 	Compress    bool    `json:"compress,omitempty"`    //
 	Pipeline    int     `json:"pipeline,omitempty"`    // echo: messages in flight per connection, at most
@@ -68,6 +69,18 @@ type Result struct {
 	ClientCPU      float64 `json:"client_cpu_s"`
 	ClientCPUPerOp float64 `json:"client_cpu_us_per_op"`
 
+	// ServerPID is the server's process ID, when the run was given it (Config.ServerPID).
+	// ServerCPU and ServerCPUPerOp are then its CPU time over the same window as
+	// ClientCPU's, from /proc; for connect, ServerRSSBefore and ServerRSSHeld are its
+	// resident memory in bytes before the first handshake and at the end of the hold, and
+	// ServerRSSPerConn their difference per connection held.
+	ServerPID        int     `json:"server_pid,omitempty"`
+	ServerCPU        float64 `json:"server_cpu_s,omitempty"`
+	ServerCPUPerOp   float64 `json:"server_cpu_us_per_op,omitempty"`
+	ServerRSSBefore  int64   `json:"server_rss_before,omitempty"`
+	ServerRSSHeld    int64   `json:"server_rss_held,omitempty"`
+	ServerRSSPerConn float64 `json:"server_rss_per_conn,omitempty"`
+
 	// Errors counts the errors by kind, most frequent first.
 	Errors []ErrorCount `json:"errors"`
 }
@@ -81,8 +94,15 @@ func (r *runner) newResult(mode string, measured int64, interrupted bool) *Resul
 		Warmup:      r.cfg.Warmup.Seconds(),
 		Duration:    time.Duration(measured).Seconds(),
 		Interrupted: interrupted,
+		ServerPID:   r.cfg.ServerPID,
 		Errors:      r.errs.list(),
 	}
+}
+
+// cpu sets the CPU times the meter measured, per op of ops.
+func (res *Result) cpu(m *cpuMeter, ops int64) {
+	res.ClientCPU, res.ClientCPUPerOp = m.perOp(ops)
+	res.ServerCPU, res.ServerCPUPerOp = m.serverPerOp(ops)
 }
 
 // rates sets the throughputs, of received messages over the measured window.
@@ -132,9 +152,15 @@ func (res *Result) WriteTable(w io.Writer) error {
 		t.section("latency", []string{"p50", "p90", "p99", "p99.9", "max"},
 			micros(l.P50), micros(l.P90), micros(l.P99), micros(l.P999), micros(l.Max))
 	}
+	op := map[string]string{"echo": "msg", "broadcast": "delivery", "connect": "handshake"}[res.Mode]
 	if res.ClientCPUPerOp > 0 {
-		op := map[string]string{"echo": "msg", "broadcast": "delivery", "connect": "handshake"}[res.Mode]
 		t.line("client CPU", fmt.Sprintf("%s µs/%s (%s in all)", strconv.FormatFloat(res.ClientCPUPerOp, 'f', 2, 64), op, seconds(res.ClientCPU)))
+	}
+	if res.ServerCPUPerOp > 0 {
+		t.line("server CPU", fmt.Sprintf("%s µs/%s (%s in all, process %d)", strconv.FormatFloat(res.ServerCPUPerOp, 'f', 2, 64), op, seconds(res.ServerCPU), res.ServerPID))
+	}
+	if res.ServerRSSHeld > 0 {
+		t.line("server RSS", fmt.Sprintf("%s before, %s held: %s per connection", kib(float64(res.ServerRSSBefore)), kib(float64(res.ServerRSSHeld)), kib(res.ServerRSSPerConn)))
 	}
 	if len(res.Errors) == 0 {
 		t.line("errors", "none")
@@ -167,6 +193,11 @@ func (res *Result) describe() string {
 		fmt.Fprintf(&b, "%s, held %s\n", compress, seconds(res.Hold))
 		return b.String()
 	case "broadcast":
+		if res.Protocol == ProtocolRelay {
+			fmt.Fprintf(&b, "  1 publisher, %s (%d joined) of a relay\n", plural(res.Subscribers, "subscriber"), res.Connected)
+			fmt.Fprintf(&b, "  %d-byte binary messages at %s msgs/s%s\n", res.Size, rate(res.Rate), compress)
+			break
+		}
 		fmt.Fprintf(&b, "  1 publisher, %s (%d joined) in room %s\n", plural(res.Subscribers, "subscriber"), res.Connected, res.Room)
 		fmt.Fprintf(&b, "  %d-byte texts at %s msgs/s%s\n", res.Size, rate(res.Rate), compress)
 	default:
@@ -227,6 +258,14 @@ func count(n int64) string { return strconv.FormatInt(n, 10) }
 func rate(r float64) string { return strconv.FormatFloat(r, 'f', 1, 64) }
 
 func mb(r float64) string { return strconv.FormatFloat(r, 'f', 2, 64) }
+
+// kib formats bytes in KiB, or MiB from 1 MiB on.
+func kib(b float64) string {
+	if b >= 1<<20 {
+		return strconv.FormatFloat(b/(1<<20), 'f', 1, 64) + " MiB"
+	}
+	return strconv.FormatFloat(b/(1<<10), 'f', 2, 64) + " KiB"
+}
 
 // seconds formats a duration in seconds, to the millisecond.
 func seconds(s float64) string {

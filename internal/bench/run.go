@@ -5,18 +5,18 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/duplex-ws/duplex/ws"
 )
 
 // runner is what the three runs share: the configuration, the clock, the error counts and
 // the waiting, with progress reports, of the goroutine that called the run.
 type runner struct {
-	cfg   Config
-	ctx   context.Context
-	clock clock
-	errs  errorCounts
-	open  atomic.Int64 // connections open
+	cfg    Config
+	ctx    context.Context
+	dialer dialer // set by the run before it dials
+	clock  clock
+	errs   errorCounts
+	open   atomic.Int64 // connections open
+	cpu    cpuMeter     // over the measured window
 
 	phase    string
 	messages func() int64 // for Progress.Messages; nil means none
@@ -28,6 +28,7 @@ type runner struct {
 
 func newRunner(ctx context.Context, cfg Config) *runner {
 	r := &runner{cfg: cfg, ctx: ctx, clock: newClock(), timer: time.NewTimer(time.Hour), stopT: func() {}}
+	r.cpu.pid = cfg.ServerPID
 	r.timer.Stop()
 	if cfg.Progress != nil {
 		t := time.NewTicker(cfg.ProgressInterval)
@@ -97,8 +98,8 @@ func (r *runner) wait(done <-chan struct{}, at int64) waitResult {
 // calling opened (if not nil) on the dialling goroutine as each opens. Failed dials are
 // counted as errors and leave nil in the returned slice. It returns early, with the
 // connections opened so far, if the run's context ends.
-func (r *runner) dialAll(n int, urlOf func(i int) string, opts *ws.DialOptions, opened func(i int, c *ws.Conn)) []*ws.Conn {
-	conns := make([]*ws.Conn, n)
+func (r *runner) dialAll(n int, urlOf func(i int) string, opened func(i int, c conn)) []conn {
+	conns := make([]conn, n)
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	for range min(n, MaxDialing) {
@@ -108,7 +109,7 @@ func (r *runner) dialAll(n int, urlOf func(i int) string, opts *ws.DialOptions, 
 				if i >= n || r.ctx.Err() != nil {
 					return
 				}
-				c, err := r.dial(urlOf(i), opts)
+				c, err := r.dial(urlOf(i))
 				if err != nil {
 					continue
 				}
@@ -131,13 +132,10 @@ func (r *runner) dialAll(n int, urlOf func(i int) string, opts *ws.DialOptions, 
 
 // dial opens one connection, counting its failure as an error, unless the run was
 // cancelled.
-func (r *runner) dial(url string, opts *ws.DialOptions) (*ws.Conn, error) {
+func (r *runner) dial(url string) (conn, error) {
 	ctx, cancel := context.WithTimeout(r.ctx, r.cfg.DialTimeout)
 	defer cancel()
-	c, resp, err := ws.Dial(ctx, url, opts)
-	if resp != nil && resp.Body != nil {
-		resp.Body.Close()
-	}
+	c, err := r.dialer.dial(ctx, url)
 	if err != nil {
 		if r.ctx.Err() == nil {
 			r.errs.add(classify(kindDial, err), err)

@@ -32,6 +32,8 @@ type benchOptions struct {
 	compress    bool
 	binary      bool
 	json        bool
+	protocol    string
+	serverPID   int
 }
 
 // benchMode is a benchmark of duplex bench.
@@ -88,20 +90,27 @@ being sent less; sends that start over 1ms late are counted as late.`,
 		},
 		{
 			name:    "broadcast",
-			summary: "one publisher, N subscribers in a room of duplex serve's chat",
-			about: `Join --subscribers subscribers and then a publisher to a new room of the duplex serve
-chat at URL (its /ws/chat), and publish --rate messages a second. Each message's text
-carries the time it was due to be sent, on this process's monotonic clock, and each
-delivery is timed from it. A subscriber should receive every message: those missing
-are counted lost (when a connection failed) or in flight.`,
+			summary: "one publisher, N subscribers: duplex serve's chat, or a plain relay",
+			about: `Connect --subscribers subscribers and then a publisher, and publish --rate messages a
+second. Each message carries the time it was due to be sent, on this process's
+monotonic clock, and each delivery is timed from it. A subscriber should receive every
+message: those missing are counted lost (when a connection failed) or in flight.
+
+--protocol chat joins them to a new room of the duplex serve chat at URL (its /ws/chat),
+publishing JSON chat messages whose text holds the time. --protocol relay speaks to a
+plain relay, which sends every message to every connection (the publisher included):
+binary messages of --size bytes whose first 8 hold the time, big-endian; the publisher
+sends probes until each subscriber has received one, then publishes. The default is
+chat for a URL whose path is /ws/chat (or none), relay for any other, and for tcp://.`,
 			flags: func(o *benchOptions) *benchFlagSet {
 				f := newBenchFlagSet("bench broadcast")
 				f.intVar(&o.subscribers, "subscribers", 10, "join `n` subscribers to the room")
 				f.alias("subscribers", "n")
 				f.float64Var(&o.rate, "rate", 40, "publish `n` messages a second, on a schedule (duplex serve closes a connection that sends over 50 a second unless run with --rate-limit 0)")
 				o.size = 64
-				f.value(sizeValue{&o.size}, "size", fmt.Sprintf("publish texts of `size` bytes, %d to %d", bench.MinBroadcastSize, bench.MaxBroadcastSize))
+				f.value(sizeValue{&o.size}, "size", fmt.Sprintf("publish messages of `size` bytes: chat texts of %d to %d, relay messages of %d or more", bench.MinBroadcastSize, bench.MaxBroadcastSize, bench.MinRelaySize))
 				f.alias("size", "s")
+				f.stringVar(&o.protocol, "protocol", "", "speak `protocol`, chat or relay (see above); by default chat for /ws/chat, relay for other paths")
 				benchTimeFlags(f, o)
 				f.boolVar(&o.compress, "compress", false, "negotiate permessage-deflate (no context takeover) and compress every message")
 				benchCommonFlags(f, o)
@@ -113,8 +122,13 @@ are counted lost (when a connection failed) or in flight.`,
 					return usageErrorf("--subscribers must be at least 1, not %d", o.subscribers)
 				case o.rate <= 0:
 					return usageErrorf("--rate must be positive, not %v", o.rate)
-				case o.size < bench.MinBroadcastSize || o.size > bench.MaxBroadcastSize:
-					return usageErrorf("--size must be %d to %d bytes, not %d", bench.MinBroadcastSize, bench.MaxBroadcastSize, o.size)
+				}
+				protocol, err := bench.BroadcastProtocol(o.rawURL, o.protocol)
+				if err != nil {
+					return usageErrorf("--protocol: %v", strings.TrimPrefix(err.Error(), "bench: "))
+				}
+				if lo, hi := bench.BroadcastSizes(protocol); o.size < int64(lo) || o.size > int64(hi) {
+					return usageErrorf("--size must be %d to %d bytes for %s, not %d", lo, hi, protocol, o.size)
 				}
 				return benchCheckTimes(o, false)
 			},
@@ -191,6 +205,7 @@ func benchTimeFlags(f *benchFlagSet, o *benchOptions) {
 
 func benchCommonFlags(f *benchFlagSet, o *benchOptions) {
 	f.durationVar(&o.dialTimeout, "dial-timeout", 10*time.Second, "count as a timeout a handshake that takes longer than `duration`")
+	f.value(optionalInt{&o.serverPID}, "server-pid", "read the CPU time of the server, process `pid` on this machine, from /proc (Linux), and report it per message (per handshake for connect); for connect, its memory per connection too")
 	f.boolVar(&o.json, "json", false, "print the result as JSON rather than a table")
 }
 
@@ -265,7 +280,12 @@ Benchmarks:
 URL is a ws:// or wss:// URL; one without a path means duplex serve's endpoint,
 /ws/echo (/ws/chat for broadcast). duplex serve limits each connection to 50 messages
 a second and each IP address to 100 connections: run it with --rate-limit 0
---max-connections-per-ip 0 to load it.
+--max-connections-per-ip 0 to load it. A tcp://HOST:PORT URL speaks the raw TCP
+protocol of bench/servers/rawtcp, the baseline without WebSocket: a first byte, E (echo,
+connect) or B (broadcast), then messages of a 4-byte big-endian length and the payload.
+
+With --server-pid, the server's CPU time over the measured window is read from /proc
+and reported per message, as the generator's own is.
 
 A progress line is shown while a benchmark runs, when the output is a terminal, and a
 table at the end (--json: a JSON object). The exit status is 1 when nothing could be
@@ -324,10 +344,12 @@ func (m benchMode) checkAll(o *benchOptions) error {
 	switch {
 	case err != nil:
 		return usageErrorf("bad URL: %v", err)
-	case u.Scheme != "ws" && u.Scheme != "wss":
-		return usageErrorf("URL %q: the scheme must be ws or wss", o.rawURL)
+	case u.Scheme != "ws" && u.Scheme != "wss" && u.Scheme != "tcp":
+		return usageErrorf("URL %q: the scheme must be ws, wss or tcp", o.rawURL)
 	case u.Host == "":
 		return usageErrorf("URL %q has no host", o.rawURL)
+	case u.Scheme == "tcp" && o.compress:
+		return usageErrorf("--compress: tcp:// has no compression")
 	}
 	return m.check(o)
 }
@@ -347,6 +369,8 @@ func (o *benchOptions) config() bench.Config {
 		Rate:        o.rate,
 		Hold:        o.hold,
 		DialTimeout: o.dialTimeout,
+		Protocol:    o.protocol,
+		ServerPID:   o.serverPID,
 	}
 }
 

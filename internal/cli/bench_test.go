@@ -3,6 +3,8 @@ package cli
 import (
 	"bytes"
 	"encoding/json"
+	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,6 +12,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -91,6 +94,18 @@ func benchResults() map[string]*bench.Result {
 				{Kind: "read", Count: 1, First: "ws: read: EOF"},
 			},
 		},
+		"broadcast-relay": {
+			Mode: "broadcast", URL: "tcp://127.0.0.1:9006", Protocol: "relay", Subscribers: 1000, Size: 256, Rate: 100,
+			Warmup: 1, Duration: 3, Connected: 1000, Sent: 300, Received: 300000, Bytes: 300000 * 256,
+			MessagesPerSecond: 100000, MBPerSecond: 25.6, Latency: latency, ClientCPU: 0.6, ClientCPUPerOp: 2,
+			ServerPID: 4242, ServerCPU: 0.45, ServerCPUPerOp: 1.5, Errors: []bench.ErrorCount{},
+		},
+		"connect-server": {
+			Mode: "connect", URL: "ws://127.0.0.1:9001/echo", Connections: 10000, Hold: 2, Duration: 0.5,
+			Connected: 10000, OpenTime: 0.5, HandshakesPerSecond: 20000, Held: 10000, Latency: latency,
+			ClientCPU: 0.4, ClientCPUPerOp: 40, ServerPID: 4242, ServerCPU: 0.35, ServerCPUPerOp: 35,
+			ServerRSSBefore: 8 << 20, ServerRSSHeld: 8<<20 + 10000*5000, ServerRSSPerConn: 5000, Errors: []bench.ErrorCount{},
+		},
 		"nothing": {Mode: "connect", URL: "ws://127.0.0.1:1/ws/echo", Connections: 2, Errors: []bench.ErrorCount{{Kind: "dial", Count: 2, First: "dial tcp 127.0.0.1:1: connect: connection refused"}}},
 	}
 }
@@ -136,7 +151,9 @@ func TestBenchUsageErrors(t *testing.T) {
 		{nil, []string{"nope"}, `unknown benchmark "nope": echo, broadcast or connect`},
 		{nil, []string{"echo"}, "no URL: give the server's, such as ws://localhost:8080"},
 		{nil, []string{"echo", "ws://a/", "ws://b/"}, `unexpected argument "ws://b/": bench echo takes one URL`},
-		{nil, []string{"echo", "http://a/"}, `URL "http://a/": the scheme must be ws or wss`},
+		{nil, []string{"echo", "http://a/"}, `URL "http://a/": the scheme must be ws, wss or tcp`},
+		{nil, []string{"echo", "tcp://a:1", "--compress"}, "--compress: tcp:// has no compression"},
+		{nil, []string{"echo", "ws://a/", "--server-pid", "-3"}, `invalid value "-3" for flag -server-pid: want a number, at least 1`},
 		{nil, []string{"echo", "ws:///x"}, `URL "ws:///x" has no host`},
 		{nil, []string{"echo", "ws://a:b:c/"}, "bad URL"},
 		{nil, []string{"echo", "ws://a/", "--nope"}, "flag provided but not defined: -nope"},
@@ -152,8 +169,11 @@ func TestBenchUsageErrors(t *testing.T) {
 		{nil, []string{"echo", "ws://a/", "--hold", "1s"}, "flag provided but not defined: -hold"},
 		{nil, []string{"broadcast", "ws://a/", "-n", "0"}, "--subscribers must be at least 1, not 0"},
 		{nil, []string{"broadcast", "ws://a/", "--rate", "0"}, "--rate must be positive, not 0"},
-		{nil, []string{"broadcast", "ws://a/", "-s", "10"}, "--size must be 24 to 2000 bytes, not 10"},
-		{nil, []string{"broadcast", "ws://a/", "-s", "3000"}, "--size must be 24 to 2000 bytes, not 3000"},
+		{nil, []string{"broadcast", "ws://a/", "-s", "10"}, "--size must be 24 to 2000 bytes for chat, not 10"},
+		{nil, []string{"broadcast", "ws://a/", "-s", "3000"}, "--size must be 24 to 2000 bytes for chat, not 3000"},
+		{nil, []string{"broadcast", "ws://a/broadcast", "-s", "7"}, "--size must be 8 to 1073741824 bytes for relay, not 7"},
+		{nil, []string{"broadcast", "tcp://a:1", "--protocol", "chat"}, "--protocol: tcp:// has no chat: its broadcast is a relay"},
+		{nil, []string{"broadcast", "ws://a/", "--protocol", "mqtt"}, `--protocol: unknown broadcast protocol "mqtt": chat or relay`},
 		{nil, []string{"connect", "ws://a/", "-n", "-1"}, "--connections must be at least 1, not -1"},
 		{nil, []string{"connect", "ws://a/", "--hold", "-1s"}, "--hold must be positive, or 0"},
 		{nil, []string{"connect", "ws://a/", "--pipeline", "2"}, "flag provided but not defined: -pipeline"},
@@ -206,6 +226,11 @@ func TestBenchFlags(t *testing.T) {
 	want = bench.Config{URL: "ws://h", Subscribers: 50, Size: 100, Rate: 40, Duration: 10 * time.Second, Warmup: 2 * time.Second, DialTimeout: 10 * time.Second}
 	if got := o.config(); err != nil || !reflect.DeepEqual(got, want) {
 		t.Errorf("broadcast: %v, %+v, want %+v", err, got, want)
+	}
+	o, err = broadcast.parse([]string{"tcp://h:1", "-s", "8", "--server-pid", "42"}, lookupIn(map[string]string{"DUPLEX_BENCH_PROTOCOL": "relay"}))
+	want = bench.Config{URL: "tcp://h:1", Subscribers: 10, Size: 8, Rate: 40, Duration: 10 * time.Second, DialTimeout: 10 * time.Second, Protocol: "relay", ServerPID: 42}
+	if got := o.config(); err != nil || !reflect.DeepEqual(got, want) {
+		t.Errorf("broadcast relay: %v, %+v, want %+v", err, got, want)
 	}
 
 	connect, _ := lookupBenchMode("connect")
@@ -273,6 +298,49 @@ func TestBenchRuns(t *testing.T) {
 	}
 	if strings.Contains(r.stdout, "\r") {
 		t.Errorf("a progress line when the output is not a terminal: %q", r.stdout)
+	}
+}
+
+// TestBenchRawTCP runs duplex bench echo over tcp:// against a raw TCP echo (which, after
+// the first byte, sends back every byte as it comes), given the test's own process as the
+// server's, and checks the table's lines.
+func TestBenchRawTCP(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer ln.Close()
+	wg.Go(func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			wg.Go(func() {
+				defer c.Close()
+				var mode [1]byte
+				if _, err := io.ReadFull(c, mode[:]); err == nil && mode[0] == 'E' {
+					io.Copy(c, c)
+				}
+			})
+		}
+	})
+	url := "tcp://" + ln.Addr().String()
+	args := []string{"bench", "echo", url, "-c", "2", "-s", "1KiB", "-d", "200ms"}
+	if runtime.GOOS == "linux" {
+		args = append(args, "--server-pid", strconv.Itoa(os.Getpid()))
+	}
+	r := runArgs(t, nil, args...)
+	want := []string{"duplex bench echo " + url + "\n", "  2 connections (2 open), 1024-byte binary messages\n", "  errors      none\n"}
+	if runtime.GOOS == "linux" {
+		want = append(want, "  server CPU  ", "µs/msg", "process "+strconv.Itoa(os.Getpid()))
+	}
+	for _, w := range want {
+		if r.err != nil || !strings.Contains(r.stdout, w) {
+			t.Errorf("%v, %q does not contain %q", r.err, r.stdout, w)
+		}
 	}
 }
 

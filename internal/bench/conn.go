@@ -1,0 +1,175 @@
+package bench
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"slices"
+
+	"github.com/duplex-ws/duplex/ws"
+)
+
+// conn is a connection that carries whole messages: a WebSocket connection, or a TCP
+// connection that speaks the rawtcp protocol of bench/servers/rawtcp. The runs hold their
+// connections as this interface; a call through it costs a few nanoseconds a message,
+// nothing beside what a message costs.
+type conn interface {
+	// send writes one message. It neither modifies p nor keeps it.
+	send(p []byte) error
+	// receive reads the next message and appends it to dst.
+	receive(dst []byte) (ws.MessageType, []byte, error)
+	// close closes gracefully: a WebSocket connection with the closing handshake and 1000.
+	close()
+	// closeNow closes at once.
+	closeNow()
+}
+
+// wsConn is a WebSocket connection that sends messages of one type.
+type wsConn struct {
+	c   *ws.Conn
+	typ ws.MessageType
+}
+
+// Contexts are context.Background(): a cancellable one would cost an allocation a call.
+
+func (w *wsConn) send(p []byte) error { return w.c.Write(context.Background(), w.typ, p) }
+
+func (w *wsConn) receive(dst []byte) (ws.MessageType, []byte, error) {
+	return w.c.ReadAppend(context.Background(), dst)
+}
+
+func (w *wsConn) close()    { w.c.Close(ws.StatusNormalClosure, "") }
+func (w *wsConn) closeNow() { w.c.CloseNow() }
+
+// The rawtcp protocol: after connecting, the client sends one byte, tcpEcho or
+// tcpBroadcast; from then on each message, both ways, is a 4-byte big-endian length and
+// that many bytes of payload. There are no message types: received messages are binary.
+const (
+	tcpEcho      = 'E'
+	tcpBroadcast = 'B'
+
+	tcpHeaderLen = 4
+	// tcpCopyMax is the largest payload that send copies behind its length, to write both
+	// in one call; larger ones are written with writev, from where they are.
+	tcpCopyMax = 64 << 10
+	// tcpChunk bounds how far ahead of the bytes received receive grows a buffer, whatever
+	// length a peer announces.
+	tcpChunk = 64 << 10
+)
+
+// errTCPTooLarge is the error of a rawtcp message longer than the run can expect.
+var errTCPTooLarge = errors.New("bench: a rawtcp message over the size limit")
+
+// tcpConn is a TCP connection that speaks the rawtcp protocol.
+type tcpConn struct {
+	c     net.Conn
+	br    *bufio.Reader
+	limit int64 // the longest message receive accepts
+
+	// The writer's.
+	wbuf []byte // a message's length, and payload up to tcpCopyMax
+	whdr [tcpHeaderLen]byte
+	vec  [2][]byte // length and payload, for writev
+	bufs net.Buffers
+	// The reader's.
+	rhdr [tcpHeaderLen]byte
+}
+
+func (t *tcpConn) send(p []byte) error {
+	if len(p) <= tcpCopyMax {
+		t.wbuf = binary.BigEndian.AppendUint32(t.wbuf[:0], uint32(len(p)))
+		t.wbuf = append(t.wbuf, p...)
+		_, err := t.c.Write(t.wbuf)
+		return err
+	}
+	binary.BigEndian.PutUint32(t.whdr[:], uint32(len(p)))
+	t.vec = [2][]byte{t.whdr[:], p}
+	t.bufs = t.vec[:]
+	_, err := t.bufs.WriteTo(t.c)
+	t.vec[1] = nil
+	return err
+}
+
+func (t *tcpConn) receive(dst []byte) (ws.MessageType, []byte, error) {
+	if _, err := io.ReadFull(t.br, t.rhdr[:]); err != nil {
+		return 0, dst, err
+	}
+	n := int64(binary.BigEndian.Uint32(t.rhdr[:]))
+	if n > t.limit {
+		return 0, dst, fmt.Errorf("%w: %d bytes, at most %d expected", errTCPTooLarge, n, t.limit)
+	}
+	for n > 0 {
+		chunk := int(min(n, tcpChunk))
+		start := len(dst)
+		dst = slices.Grow(dst, chunk)[:start+chunk]
+		if _, err := io.ReadFull(t.br, dst[start:]); err != nil {
+			return 0, dst[:start], err
+		}
+		n -= int64(chunk)
+	}
+	return ws.MessageBinary, dst, nil
+}
+
+func (t *tcpConn) close()    { t.c.Close() }
+func (t *tcpConn) closeNow() { t.c.Close() }
+
+// dialTCP connects to the rawtcp server at addr and chooses mode, tcpEcho or
+// tcpBroadcast.
+func dialTCP(ctx context.Context, addr string, mode byte, limit int64) (*tcpConn, error) {
+	var d net.Dialer
+	c, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := c.Write([]byte{mode}); err != nil {
+		c.Close()
+		return nil, err
+	}
+	return &tcpConn{c: c, br: bufio.NewReaderSize(c, 16<<10), limit: limit}, nil
+}
+
+// dialer opens a run's connections.
+type dialer struct {
+	tcp   bool
+	mode  byte            // tcp: tcpEcho or tcpBroadcast
+	limit int64           // tcp: the longest message expected
+	opts  *ws.DialOptions // WebSocket
+	typ   ws.MessageType  // WebSocket: of the messages sent
+}
+
+// newDialer returns the dialer of a run of cfg, whose connections send messages of type
+// typ, or choose mode over rawtcp.
+func newDialer(cfg *Config, mode byte, typ ws.MessageType, subprotocols ...string) dialer {
+	if cfg.tcp() {
+		return dialer{tcp: true, mode: mode, limit: 2*int64(cfg.Size) + 1<<10}
+	}
+	return dialer{opts: cfg.dialOptions(subprotocols...), typ: typ}
+}
+
+// dial opens a connection to rawURL.
+func (d *dialer) dial(ctx context.Context, rawURL string) (conn, error) {
+	if d.tcp {
+		u, err := url.Parse(rawURL)
+		if err != nil {
+			return nil, err
+		}
+		c, err := dialTCP(ctx, u.Host, d.mode, d.limit)
+		if err != nil {
+			return nil, err
+		}
+		return c, nil
+	}
+	c, resp, err := ws.Dial(ctx, rawURL, d.opts)
+	if resp != nil && resp.Body != nil {
+		resp.Body.Close()
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &wsConn{c: c, typ: d.typ}, nil
+}
