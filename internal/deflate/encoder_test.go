@@ -183,6 +183,11 @@ func TestRFC7692Examples(t *testing.T) {
 	if out, err := checkStream([]byte{0xf2, 0x00, 0x11, 0x00, 0x00}, 1<<15, []byte("Hello")); err != nil || string(out) != "HelloHello" {
 		t.Errorf("the RFC's second message decodes to %q, %v", out, err)
 	}
+	// Without the first message as history, its match reaches before the output's start:
+	// the checker must say so.
+	if _, err := checkStream([]byte{0xf2, 0x00, 0x11, 0x00, 0x00}, 1<<15, nil); err == nil {
+		t.Error("the RFC's second message decoded without its history")
+	}
 	// §7.2.3.6 (empty message): a lone 00.
 	e.Reset()
 	if got := compressMessage(e, nil, 0); !bytes.Equal(got, []byte{0x00}) {
@@ -248,73 +253,58 @@ func checkStream(c []byte, window int, history []byte) ([]byte, error) {
 				return out, br.err // the sync marker: the message's end
 			}
 		case 1:
-			for {
-				sym := br.fixedLit()
-				switch {
-				case br.err != nil:
-					return out, br.err
-				case sym < 256:
-					out = append(out, byte(sym))
-					continue
-				case sym == 256:
-				default:
-					lc := sym - 257
-					n := int(lengthBase[lc]) + br.bits(uint(lengthExtra[lc]))
-					dc := reverseBits(br.bits(5), 5)
-					d := int(distBase[dc]) + br.bits(uint(distExtra[dc]))
-					if d > window {
-						return out, fmt.Errorf("distance %d beyond the %d-byte window", d, window)
-					}
-					if d > len(out) {
-						return out, fmt.Errorf("distance %d beyond the %d bytes of output", d, len(out))
-					}
-					for range n {
-						out = append(out, out[len(out)-d])
-					}
-					continue
-				}
-				break
+			var err error
+			if out, err = br.decodeBlock(out, window, br.fixedLit, func() int { return reverseBits(br.bits(5), 5) }); err != nil {
+				return out, err
 			}
 		case 2:
 			lit, dist, err := br.dynamicHeader()
 			if err != nil {
 				return out, err
 			}
-			for {
-				sym := br.decode(lit)
-				switch {
-				case br.err != nil:
-					return out, br.err
-				case sym < 256:
-					out = append(out, byte(sym))
-					continue
-				case sym == 256:
-				default:
-					lc := sym - 257
-					n := int(lengthBase[lc]) + br.bits(uint(lengthExtra[lc]))
-					dc := br.decode(dist)
-					if br.err != nil {
-						return out, br.err
-					}
-					d := int(distBase[dc]) + br.bits(uint(distExtra[dc]))
-					if d > window {
-						return out, fmt.Errorf("distance %d beyond the %d-byte window", d, window)
-					}
-					if d > len(out) {
-						return out, fmt.Errorf("distance %d beyond the %d bytes of output", d, len(out))
-					}
-					for range n {
-						out = append(out, out[len(out)-d])
-					}
-					continue
-				}
-				break
+			nextLit := func() int { return br.decode(lit) }
+			nextDist := func() int { return br.decode(dist) }
+			if out, err = br.decodeBlock(out, window, nextLit, nextDist); err != nil {
+				return out, err
 			}
 		default:
 			return out, fmt.Errorf("block type %d", typ)
 		}
 		if final != 0 {
 			return out, errors.New("final block")
+		}
+	}
+}
+
+// decodeBlock decodes a Huffman block's symbols, read with nextLit and nextDist, up to its
+// end, appending to out, and fails on a match reaching past window or before out's start.
+func (r *bitReader) decodeBlock(out []byte, window int, nextLit, nextDist func() int) ([]byte, error) {
+	for {
+		sym := nextLit()
+		switch {
+		case r.err != nil:
+			return out, r.err
+		case sym < 256:
+			out = append(out, byte(sym))
+		case sym == 256:
+			return out, nil
+		default:
+			lc := sym - 257
+			n := int(lengthBase[lc]) + r.bits(uint(lengthExtra[lc]))
+			dc := nextDist()
+			if r.err != nil {
+				return out, r.err
+			}
+			d := int(distBase[dc]) + r.bits(uint(distExtra[dc]))
+			if d > window {
+				return out, fmt.Errorf("distance %d beyond the %d-byte window", d, window)
+			}
+			if d > len(out) {
+				return out, fmt.Errorf("distance %d beyond the %d bytes of output", d, len(out))
+			}
+			for range n {
+				out = append(out, out[len(out)-d])
+			}
 		}
 	}
 }
