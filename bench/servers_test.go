@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/duplex-ws/duplex/internal/leakcheck"
+	"github.com/duplex-ws/duplex/internal/testenv"
 	"github.com/duplex-ws/duplex/ws"
 )
 
@@ -92,7 +93,7 @@ func startRace(t *testing.T, gorace, name string, args ...string) *server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stderr := new(syncBuffer)
+	stderr := new(testenv.Buffer)
 	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -141,24 +142,6 @@ func startRace(t *testing.T, gorace, name string, args ...string) *server {
 		t.Fatalf("%s: no address printed in 20s", name)
 		return nil
 	}
-}
-
-// syncBuffer is a strings.Builder that a process writes while the test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }
 
 // message is a message and its type; the raw TCP protocol has only binary ones.

@@ -12,11 +12,11 @@ import (
 	"regexp"
 	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/duplex-ws/duplex/internal/leakcheck"
+	"github.com/duplex-ws/duplex/internal/testenv"
 	"github.com/duplex-ws/duplex/ws"
 )
 
@@ -44,7 +44,7 @@ func TestRun(t *testing.T) {
 	ctx := testContext(t)
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	stdout := new(lockedBuffer)
+	stdout := new(testenv.Buffer)
 	var stderr bytes.Buffer
 	code := make(chan int, 1)
 	go func() {
@@ -113,7 +113,7 @@ func TestSignal(t *testing.T) {
 	cmd := exec.CommandContext(ctx, exe, "serve", "--addr", "127.0.0.1:0", "--log-level", "warn")
 	// atexit_sleep_ms: a race-enabled binary otherwise waits a second before exiting.
 	cmd.Env = append(os.Environ(), "DUPLEX_TEST_MAIN=1", "GORACE="+os.Getenv("GORACE")+" atexit_sleep_ms=0")
-	var stderr lockedBuffer
+	var stderr testenv.Buffer
 	cmd.Stderr = &stderr
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -162,22 +162,4 @@ func TestSignal(t *testing.T) {
 	if err := cmd.Wait(); err != nil {
 		t.Errorf("duplex exited with %v, want status 0; stderr: %s", err, stderr.String())
 	}
-}
-
-// lockedBuffer is a buffer written by one goroutine and read by another.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }

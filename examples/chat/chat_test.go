@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/duplex-ws/duplex/internal/leakcheck"
+	"github.com/duplex-ws/duplex/internal/testenv"
 	"github.com/duplex-ws/duplex/ws"
 )
 
@@ -339,11 +340,11 @@ func TestRunShutdown(t *testing.T) {
 	ctx := testContext(t)
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
-	var out syncBuffer
+	var out testenv.Buffer
 	done := make(chan error, 1)
 	go func() { done <- run(runCtx, "127.0.0.1:0", &out) }()
 
-	addr := waitFor(t, ctx, &out, regexp.MustCompile(`ws://(\S+)/ws`))
+	addr := testenv.WaitMatch(t, ctx, &out, regexp.MustCompile(`ws://(\S+)/ws`))
 	roomURL := "ws://" + addr + "/ws"
 	ann := join(t, ctx, roomURL, "ann")
 	bob := join(t, ctx, roomURL, "bob", ann)
@@ -392,37 +393,4 @@ func TestPage(t *testing.T) {
 			t.Errorf("page does not contain %q", want)
 		}
 	}
-}
-
-// waitFor polls out until re matches and returns the first submatch.
-func waitFor(t *testing.T, ctx context.Context, out *syncBuffer, re *regexp.Regexp) string {
-	t.Helper()
-	for {
-		if m := re.FindStringSubmatch(out.String()); m != nil {
-			return m[1]
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("output %q never matched %s", out.String(), re)
-		case <-time.After(5 * time.Millisecond):
-		}
-	}
-}
-
-// syncBuffer is a bytes.Buffer that run may write while the test reads it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/duplex-ws/duplex/internal/leakcheck"
+	"github.com/duplex-ws/duplex/internal/testenv"
 	"github.com/duplex-ws/duplex/ws"
 )
 
@@ -118,11 +119,11 @@ func TestRunShutdown(t *testing.T) {
 	defer cancel()
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
-	var out syncBuffer
+	var out testenv.Buffer
 	done := make(chan error, 1)
 	go func() { done <- run(runCtx, "127.0.0.1:0", &out) }()
 
-	addr := waitFor(t, ctx, &out, regexp.MustCompile(`ws://(\S+)/ws`))
+	addr := testenv.WaitMatch(t, ctx, &out, regexp.MustCompile(`ws://(\S+)/ws`))
 	c, _, err := ws.Dial(ctx, "ws://"+addr+"/ws", nil)
 	if err != nil {
 		t.Fatal(err)
@@ -148,37 +149,4 @@ func TestRunShutdown(t *testing.T) {
 	case <-ctx.Done():
 		t.Fatal("run did not return after its context ended")
 	}
-}
-
-// waitFor polls out until re matches and returns the first submatch.
-func waitFor(t *testing.T, ctx context.Context, out *syncBuffer, re *regexp.Regexp) string {
-	t.Helper()
-	for {
-		if m := re.FindStringSubmatch(out.String()); m != nil {
-			return m[1]
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("output %q never matched %s", out.String(), re)
-		case <-time.After(5 * time.Millisecond):
-		}
-	}
-}
-
-// syncBuffer is a bytes.Buffer that run may write while the test reads it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

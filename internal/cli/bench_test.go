@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/duplex-ws/duplex/internal/bench"
+	"github.com/duplex-ws/duplex/internal/testenv"
 )
 
 // checkGolden compares got with the file testdata/name; go test -update rewrites it.
@@ -345,7 +346,7 @@ func TestBenchRawTCP(t *testing.T) {
 }
 
 // benchTerminalBuffer is a buffer that the command takes for a terminal.
-type benchTerminalBuffer struct{ syncBuffer }
+type benchTerminalBuffer struct{ testenv.Buffer }
 
 func (*benchTerminalBuffer) IsTerminal() bool { return true }
 
@@ -413,7 +414,7 @@ func TestBenchGeneratorCheaperThanServer(t *testing.T) {
 
 	server := exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--rate-limit", "0", "--max-connections", "0",
 		"--max-connections-per-ip", "0", "--max-message-size", "0", "--ping-interval", "0", "--log-level", "warn")
-	banner := new(syncBuffer)
+	banner := new(testenv.Buffer)
 	server.Stdout = banner
 	if err := server.Start(); err != nil {
 		t.Fatal(err)

@@ -28,6 +28,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/duplex-ws/duplex/internal/testenv"
 	"github.com/duplex-ws/duplex/ws"
 )
 
@@ -139,7 +140,7 @@ func (p *wsPeer) next(t *testing.T, ctx context.Context) peerSeen {
 // connectResult runs duplex connect with stdin, to completion.
 func connectRun(t *testing.T, ctx context.Context, vars map[string]string, stdin string, args ...string) result {
 	t.Helper()
-	var stdout, stderr syncBuffer
+	var stdout, stderr testenv.Buffer
 	err := run(ctx, append([]string{"connect"}, args...), &env{
 		stdin: strings.NewReader(stdin), stdout: &stdout, stderr: &stderr, lookupEnv: lookupIn(vars),
 	})
@@ -152,7 +153,7 @@ func connectRun(t *testing.T, ctx context.Context, vars map[string]string, stdin
 // connecting is an interactive duplex connect that a test types into.
 type connecting struct {
 	stdin          *io.PipeWriter
-	stdout, stderr *syncBuffer
+	stdout, stderr *testenv.Buffer
 	done           chan error
 }
 
@@ -160,7 +161,7 @@ type connecting struct {
 func startConnect(t *testing.T, ctx context.Context, args ...string) *connecting {
 	t.Helper()
 	pr, pw := io.Pipe()
-	c := &connecting{stdin: pw, stdout: new(syncBuffer), stderr: new(syncBuffer), done: make(chan error, 1)}
+	c := &connecting{stdin: pw, stdout: new(testenv.Buffer), stderr: new(testenv.Buffer), done: make(chan error, 1)}
 	runCtx, cancel := context.WithCancel(ctx)
 	go func() {
 		err := run(runCtx, append([]string{"connect", "--interactive"}, args...), &env{
@@ -186,7 +187,7 @@ func (c *connecting) typeLine(t *testing.T, line string) {
 }
 
 // waitFor waits until the text of buf matches re.
-func (c *connecting) waitFor(t *testing.T, ctx context.Context, buf *syncBuffer, re string) {
+func (c *connecting) waitFor(t *testing.T, ctx context.Context, buf *testenv.Buffer, re string) {
 	t.Helper()
 	pattern := regexp.MustCompile(re)
 	tick := time.NewTicker(2 * time.Millisecond)

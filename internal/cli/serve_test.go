@@ -13,13 +13,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/duplex-ws/duplex/internal/testenv"
 	"github.com/duplex-ws/duplex/ws"
 )
 
 // serving is a duplex serve started by a test.
 type serving struct {
 	base           string // http://127.0.0.1:PORT or https://…
-	stdout, stderr *syncBuffer
+	stdout, stderr *testenv.Buffer
 	cancel         context.CancelFunc
 	done           chan error
 }
@@ -31,7 +32,7 @@ var bannerURL = regexp.MustCompile(`Duplex is serving (https?://[^/\s]+)/`)
 func serve(t *testing.T, ctx context.Context, vars map[string]string, args ...string) *serving {
 	t.Helper()
 	runCtx, cancel := context.WithCancel(context.Background())
-	s := &serving{stdout: new(syncBuffer), stderr: new(syncBuffer), cancel: cancel, done: make(chan error, 1)}
+	s := &serving{stdout: new(testenv.Buffer), stderr: new(testenv.Buffer), cancel: cancel, done: make(chan error, 1)}
 	go func() {
 		s.done <- run(runCtx, append([]string{"serve"}, args...), &env{
 			stdin: strings.NewReader(""), stdout: s.stdout, stderr: s.stderr, lookupEnv: lookupIn(vars),

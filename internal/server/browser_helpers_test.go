@@ -1,7 +1,6 @@
 package server_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -310,24 +309,13 @@ func js(v any) string {
 }
 
 // lockedBuffer collects the browser's output, written from the allocator's goroutine.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
+type lockedBuffer struct{ testenv.Buffer }
 
 // tail returns the last n bytes of the output, without the lines about D-Bus, which a
 // container does not have and Chromium complains about at length.
 func (b *lockedBuffer) tail(n int) string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
 	var lines []string
-	for line := range strings.Lines(b.buf.String()) {
+	for line := range strings.Lines(b.String()) {
 		if !strings.Contains(line, "dbus") {
 			lines = append(lines, line)
 		}

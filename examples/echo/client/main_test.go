@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/duplex-ws/duplex/internal/leakcheck"
+	"github.com/duplex-ws/duplex/internal/testenv"
 	"github.com/duplex-ws/duplex/ws"
 )
 
@@ -166,7 +167,7 @@ func TestRunContextEnds(t *testing.T) {
 	defer input.Close()
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
-	var out syncBuffer
+	var out testenv.Buffer
 	done := make(chan error, 1)
 	go func() { done <- run(runCtx, p.url, nil, stdin, &out) }()
 
@@ -201,22 +202,4 @@ func TestRunNotAWebSocketServer(t *testing.T) {
 	if !errors.Is(err, ws.ErrBadHandshake) {
 		t.Fatalf("run: %v, want an error wrapping ws.ErrBadHandshake", err)
 	}
-}
-
-// syncBuffer is a bytes.Buffer that run may write while the test reads it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
