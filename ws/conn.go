@@ -30,7 +30,7 @@ type ConnOptions struct {
 	CloseTimeout time.Duration
 
 	// PingInterval, when positive, turns on keepalive: a ping is sent every PingInterval
-	// and, if neither its pong nor any other frame arrives within PongTimeout, the
+	// and, if neither its pong nor any other byte arrives within PongTimeout, the
 	// connection is closed with 1011 and its reads fail with a *CloseError of code 1006.
 	// Keepalive needs the connection to be read, as every pong does.
 	PingInterval time.Duration

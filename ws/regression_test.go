@@ -13,10 +13,10 @@ import (
 	"github.com/duplex-ws/duplex/ws"
 )
 
-// A Writer whose context ends between two frames of its message: the first frame (FIN=0)
-// is out, the last one never goes. Write's doc promises that a context ending "before the
-// frame was started" leaves the connection usable; but here the *message* was started, so
-// the next message's first frame is a protocol error for the peer.
+// A Writer whose context ends between two frames of its message leaves the message
+// unfinished on the wire, which nothing may follow: the connection must be closed, and
+// later writes fail, rather than send a new message the peer would reject with 1002
+// (RFC 6455 §5.4).
 func TestRegressionWriterCancelledMidMessage(t *testing.T) {
 	a, b := net.Pipe()
 	srv := ws.NewConnForTest(a, false, &ws.ConnOptions{CloseTimeout: 300 * time.Millisecond})
@@ -72,9 +72,8 @@ func TestRegressionWriterCancelledMidMessage(t *testing.T) {
 	}
 }
 
-// Two pings with the same payload; the first gives up. The doc says pings outstanding
-// with the same payload are all answered by its first pong, but the first one's
-// forgetPing deletes the shared entry, so the second never sees the pong.
+// Two pings share a payload and the first gives up: the second must still be woken by
+// the pong, as PingPayload's doc promises.
 func TestRegressionPingPayloadSharedForget(t *testing.T) {
 	a, b := net.Pipe()
 	srv := ws.NewConnForTest(a, false, nil)
@@ -110,8 +109,8 @@ func TestRegressionPingPayloadSharedForget(t *testing.T) {
 	}
 }
 
-// Write (not Writer) of a compressed message spans several frames well under 64 KiB, and a
-// context that ends between them leaves the message open on the wire.
+// A compressed Write spans several frames; a context ending between them must close the
+// connection, never leave the message open and start another.
 func TestRegressionCompressedWriteCancelledMidMessage(t *testing.T) {
 	a, b := net.Pipe()
 	srv := ws.NewCompressedConnForTest(a, false, nil, ws.CompressionNoContextTakeover, 15, 15)
@@ -168,9 +167,9 @@ func TestRegressionCompressedWriteCancelledMidMessage(t *testing.T) {
 	}
 }
 
-// Read's context does not bound the pong it writes for a ping: a peer that pings and then
-// stops reading keeps Read blocked past its context.
-func TestRegressionReadCtxIgnoredWhilePonging(t *testing.T) {
+// Read's context bounds the pong it writes for a ping: a peer that pings and then stops
+// reading must not keep Read blocked past its context.
+func TestRegressionReadCtxBoundsPong(t *testing.T) {
 	a, b := net.Pipe()
 	srv := ws.NewConnForTest(a, false, &ws.ConnOptions{CloseTimeout: 100 * time.Millisecond})
 	defer b.Close()
@@ -194,9 +193,9 @@ func TestRegressionReadCtxIgnoredWhilePonging(t *testing.T) {
 	srv.CloseNow()
 }
 
-// Keepalive counts frames, not bytes: a peer streaming one large frame steadily cannot
-// answer a ping until the frame ends, and the connection is killed as dead.
-func TestRegressionKeepaliveKillsBusyConnection(t *testing.T) {
+// Keepalive counts bytes, not frames: a peer streaming one large frame steadily, which
+// cannot answer a ping until the frame ends, is alive and must not be dropped.
+func TestRegressionKeepaliveCountsBytes(t *testing.T) {
 	a, b := net.Pipe()
 	srv := ws.NewConnForTest(a, false, &ws.ConnOptions{PingInterval: 100 * time.Millisecond, PongTimeout: 100 * time.Millisecond, CloseTimeout: 50 * time.Millisecond})
 	defer srv.CloseNow()
@@ -220,9 +219,9 @@ func TestRegressionKeepaliveKillsBusyConnection(t *testing.T) {
 	}
 }
 
-// A Writer abandoned after its connection failed keeps msgLock: a later Write with a
-// Background context on the closed connection never returns.
-func TestRegressionAbandonedWriterHangsWrite(t *testing.T) {
+// A Writer abandoned after its connection failed holds the message lock: a later Write
+// with a Background context on the closed connection must still return.
+func TestRegressionAbandonedWriterDoesNotHangWrite(t *testing.T) {
 	a, b := net.Pipe()
 	srv := ws.NewConnForTest(a, false, nil)
 	b.Close() // the peer is gone
@@ -245,8 +244,7 @@ func TestRegressionAbandonedWriterHangsWrite(t *testing.T) {
 	}
 }
 
-// TestRegressionCloseHandsKeptMessagesToReader: a reader goroutine that is between two
-// Reads when Close starts gets the messages Close read and kept, even though Close closes
+// A reader goroutine that is between two Reads when Close starts gets the messages Close read and kept, even though Close closes
 // the connection right after handing the read lock back (a waiter handed the lock must
 // take it, whichever of its wake-ups it sees first).
 func TestRegressionCloseHandsKeptMessagesToReader(t *testing.T) {
