@@ -164,11 +164,19 @@ func (c *Conn) closeNow(cause error) bool {
 		first = true
 		c.closeMu.Lock()
 		c.closeCause = cause
+		waiting := c.cancelReadyLocked()
 		c.closeMu.Unlock()
 		c.nc.Close()
 		close(c.closed)
 		if c.keepalive != nil {
 			c.keepalive.Stop()
+		}
+		if c.frameLock.tryLock() {
+			c.dropQueueLocked() // what Queue added is lost with the connection
+			c.frameLock.unlock()
+		}
+		if waiting != nil {
+			go waiting() // a WhenReadable: its read returns the cause
 		}
 	})
 	return first

@@ -109,7 +109,6 @@ const minReadBufferSize = 512
 type Conn struct {
 	nc          net.Conn
 	tcp         *net.TCPConn // nc, when it is a plain TCP connection (for writev)
-	client      bool
 	subprotocol string
 	opts        ConnOptions
 	readLimit   atomic.Int64
@@ -123,9 +122,9 @@ type Conn struct {
 	r, w          int     // unread bytes are (*rbuf)[r:w]
 	frame         header  // the data frame being read
 	frameLeft     int64   // its payload bytes not yet read
-	msgOpen       bool    // a data message has started and not ended
 	msgType       MessageType
 	msgSize       int64         // payload bytes of the open message so far, as sent
+	msgOpen       bool          // a data message has started and not ended
 	msgCompressed bool          // the open message is compressed (RSV1)
 	deflate       *deflateState // nil unless permessage-deflate was negotiated
 	text          utf8Validator
@@ -135,15 +134,19 @@ type Conn struct {
 	reader        messageReader
 	pending       []pendingMessage // messages Close read, for the reads that follow
 	progress      atomic.Uint64    // reads that returned bytes, for keepalive
+	ready         readyWait        // a pending WhenReadable; under closeMu
 
 	// Writing: a whole data message holds msgLock, each frame frameLock.
 	msgLock      ctxMutex
 	frameLock    ctxMutex
-	closeSent    bool        // under frameLock
-	closeStarted atomic.Bool // closeSent, readable without the lock
-	writeErr     error       // under frameLock; once set, every write returns it
+	closeSent    bool         // under frameLock
+	closeStarted atomic.Bool  // closeSent, readable without the lock
+	writeErr     error        // under frameLock; once set, every write returns it
+	wq           *[]byte      // frames Queue added, not yet sent; under frameLock
+	queued       atomic.Int64 // len(*wq), readable without the lock
 	writeWatch   ctxWatch
 	hdr          [maxHeaderSize]byte
+	client       bool // the client's end: its frames are masked, §5.3 (here, beside hdr, it takes no room)
 	iov          [2][]byte
 	bufs         net.Buffers
 	writer       messageWriter

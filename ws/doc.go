@@ -75,8 +75,21 @@
 // Unix a read waiting for the next message holds none. What else it costs is the caller's:
 // a handler that keeps running for the connection's whole life also keeps net/http's
 // state for it (the request, its buffered reader and writer, the handler's stack), some
-// kilobytes per connection. A server with many long-lived connections should serve each
-// on a goroutine of its own and return from the handler once Accept has succeeded.
+// kilobytes per connection, and a goroutine parked in Read keeps its stack.
+//
+// A server with many long-lived, mostly idle connections should therefore return from the
+// handler once Accept has succeeded, and read only when [Conn.WhenReadable] says a read is
+// due: between messages the connection then holds no goroutine and no buffer, only its
+// socket and a Conn of under 1 KiB (on plain TCP on Linux; elsewhere WhenReadable falls
+// back to a goroutine that waits in a read).
+//
+// # Writing in bursts
+//
+// Every Write is one system call. A server that answers each message can instead
+// [Conn.Queue] its answers, which are sent together, in one write, when a read has to wait
+// for the network, at [Conn.Flush], or with the next Write or Close; [Conn.Buffered]
+// tells whether more of a burst is already here. The same holds for a broadcast's
+// writer with [Conn.QueuePrepared]: whatever waits for a subscriber goes out in one write.
 //
 // # Origin
 //

@@ -393,3 +393,68 @@ func ExampleConn_ReadJSON() {
 	// {Result:6 Error:}
 	// {Result:0 Error:unknown op div}
 }
+
+// A server for many mostly idle connections: the handler returns once Accept has
+// succeeded, and each connection is read only when WhenReadable says a read is due, so that
+// between messages it holds no goroutine. Its answers are queued and go out together, in
+// one write, once a burst of messages has been read.
+func ExampleConn_WhenReadable() {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := ws.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		ctx := context.Background() // r.Context() ends when the handler returns
+		var serve func()
+		serve = func() {
+			for {
+				typ, msg, err := c.Read(ctx)
+				if err != nil {
+					c.CloseNow()
+					return
+				}
+				if err := c.Queue(ctx, typ, append([]byte("echo: "), msg...)); err != nil {
+					c.CloseNow()
+					return
+				}
+				if c.Buffered() == 0 {
+					break // the burst is over
+				}
+			}
+			if err := c.Flush(ctx); err != nil {
+				c.CloseNow()
+				return
+			}
+			c.WhenReadable(serve)
+		}
+		c.WhenReadable(serve)
+	}))
+	defer srv.Close()
+
+	ctx := context.Background()
+	c, _, err := ws.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http"), nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.CloseNow()
+	for _, m := range []string{"one", "two", "three"} {
+		if err := c.Queue(ctx, ws.MessageText, []byte(m)); err != nil {
+			log.Fatal(err)
+		}
+	}
+	if err := c.Flush(ctx); err != nil { // the three messages in one write
+		log.Fatal(err)
+	}
+	for range 3 {
+		_, msg, err := c.Read(ctx)
+		if err != nil {
+			log.Fatal(err)
+		}
+		fmt.Printf("%s\n", msg)
+	}
+	c.Close(ws.StatusNormalClosure, "")
+	// Output:
+	// echo: one
+	// echo: two
+	// echo: three
+}

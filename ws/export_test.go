@@ -44,3 +44,10 @@ func NewCompressedConnForBench(nc net.Conn, mode CompressionMode) *Conn {
 	}
 	return newConn(nc, false, "", nil, nil, ds)
 }
+
+// WaitingForTest reports whether c has a WhenReadable registered and not yet fired.
+func WaitingForTest(c *Conn) bool {
+	c.closeMu.Lock()
+	defer c.closeMu.Unlock()
+	return c.ready.f != nil
+}

@@ -71,8 +71,16 @@ func (pm *PreparedMessage) frame(bits int) []byte {
 // WritePrepared writes a prepared message, as Write would write its data: compressed if
 // permessage-deflate was negotiated and the message reaches the Threshold option's size.
 func (c *Conn) WritePrepared(ctx context.Context, pm *PreparedMessage) error {
+	return c.writePrepared(ctx, pm, frameEncoded)
+}
+
+// writePrepared sends or queues, as how says, pm's frame.
+func (c *Conn) writePrepared(ctx context.Context, pm *PreparedMessage, how frameHow) error {
 	compress := c.deflate != nil && len(pm.data) >= c.deflate.threshold
 	if c.client {
+		if how&frameQueue != 0 {
+			return c.Queue(ctx, pm.typ, pm.data)
+		}
 		return c.write(ctx, pm.typ, pm.data, compress)
 	}
 	if err := ctx.Err(); err != nil {
@@ -87,7 +95,7 @@ func (c *Conn) WritePrepared(ctx context.Context, pm *PreparedMessage) error {
 		return fmt.Errorf("ws: write: %w", err)
 	}
 	defer c.msgLock.unlock()
-	if err := c.writeFrame(ctx, true, 0, 0, frame, true); err != nil {
+	if err := c.writeFrame(ctx, true, 0, 0, frame, how); err != nil {
 		return err
 	}
 	if compress && c.deflate.enc != nil {

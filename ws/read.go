@@ -254,6 +254,9 @@ func (c *Conn) readRaw(p []byte) (int, error) {
 		c.r += n
 	case len(p) >= c.opts.ReadBufferSize:
 		// Nothing is buffered and the destination is large: read straight into it.
+		if c.queued.Load() > 0 {
+			c.flushForRead()
+		}
 		var err error
 		for n == 0 {
 			if n, err = c.nc.Read(p); n == 0 && err != nil {
@@ -423,6 +426,9 @@ func (c *Conn) handleControl(op opcode, payload []byte) error {
 // unread bytes to the front first. With nothing buffered, it waits for the network without
 // holding a buffer where it can (rawReader).
 func (c *Conn) fill() error {
+	if c.queued.Load() > 0 {
+		c.flushForRead()
+	}
 	if c.r == c.w && c.raw.ready() {
 		return c.raw.fill()
 	}

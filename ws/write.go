@@ -46,7 +46,7 @@ func (c *Conn) write(ctx context.Context, typ MessageType, p []byte, compress bo
 	}
 	defer c.msgLock.unlock()
 	if !compress {
-		return c.writeFrame(ctx, true, 0, opcode(typ), p, false)
+		return c.writeFrame(ctx, true, 0, opcode(typ), p, 0)
 	}
 	w := &c.writer
 	w.begin(ctx, opcode(typ), true, min(len(p)/2+maxHeaderSize, maxBufferSize))
@@ -120,6 +120,7 @@ type messageWriter struct {
 	open bool
 
 	enc           *deflate.Encoder // compressing, when not nil
+	queue         bool             // frames go to the connection's queue (Queue)
 	unlockOnClose bool             // Close releases msgLock (Writer, not Write)
 	failed        bool             // a frame of the message could not be sent
 	gen           uint64           // counts messages, so that a stale writerHandle is refused
@@ -135,6 +136,7 @@ func (w *messageWriter) begin(ctx context.Context, op opcode, compress bool, siz
 	w.size = size
 	w.open = true
 	w.unlockOnClose = false
+	w.queue = false
 	w.failed = false
 	if compress {
 		w.enc = w.c.deflate.encoder()
@@ -266,7 +268,11 @@ func (w *messageWriter) finish() error {
 }
 
 func (w *messageWriter) frame(fin bool, p []byte) error {
-	err := w.c.writeFrame(w.ctx, fin, w.rsv, w.op, p, false)
+	var how frameHow
+	if w.queue {
+		how = frameQueue
+	}
+	err := w.c.writeFrame(w.ctx, fin, w.rsv, w.op, p, how)
 	w.op = opContinuation
 	w.rsv = 0
 	if err != nil {
@@ -278,12 +284,13 @@ func (w *messageWriter) frame(fin bool, p []byte) error {
 // writeControl sends a control frame. It does not wait for a data message being written
 // to end, so a ping, pong or close goes out between its frames.
 func (c *Conn) writeControl(ctx context.Context, op opcode, payload []byte) error {
-	return c.writeFrame(ctx, true, 0, op, payload, false)
+	return c.writeFrame(ctx, true, 0, op, payload, 0)
 }
 
-// writeFrame sends one frame, taking the frame lock. With encoded set, p is a whole frame,
-// header included, to be sent as it is.
-func (c *Conn) writeFrame(ctx context.Context, fin bool, rsv byte, op opcode, p []byte, encoded bool) error {
+// writeFrame sends one frame, taking the frame lock, after whatever Queue added: how says
+// whether p is already encoded, whether it is to be queued rather than sent, or whether
+// there is no frame and only the queue is to be sent.
+func (c *Conn) writeFrame(ctx context.Context, fin bool, rsv byte, op opcode, p []byte, how frameHow) error {
 	// A continuation frame that cannot be sent leaves its message unfinished, which
 	// nothing can follow: the connection is then closed.
 	midMessage := op == opContinuation
@@ -308,13 +315,24 @@ func (c *Conn) writeFrame(ctx context.Context, fin bool, rsv byte, op opcode, p 
 		}
 		return errCloseSent
 	}
+	if how&frameFlush != 0 && c.wq == nil {
+		return nil // sent by another call meanwhile
+	}
 	c.writeWatch.start(ctx)
 	var n int
 	var err error
-	if encoded {
-		n, err = c.nc.Write(p)
-	} else {
-		n, err = c.writeFrameLocked(fin, rsv, op, p)
+	switch {
+	case how&frameQueue != 0:
+		n, err = c.queueFrameLocked(fin, rsv, op, p, how)
+	case c.wq != nil:
+		n, err = c.flushLocked()
+		if err == nil && how&frameFlush == 0 {
+			var k int
+			k, err = c.sendFrameLocked(fin, rsv, op, p, how)
+			n += k
+		}
+	default:
+		n, err = c.sendFrameLocked(fin, rsv, op, p, how)
 	}
 	cerr := c.writeWatch.end()
 	if err == nil {
@@ -336,11 +354,21 @@ func (c *Conn) writeFrame(ctx context.Context, fin bool, rsv byte, op opcode, p 
 		// crypto/tls refuses every later write, and other wrappers promise nothing.)
 		return err
 	}
+	c.dropQueueLocked()
 	// Later writes say the connection is closed (not, say, that their own context ended).
 	c.writeErr = fmt.Errorf("ws: write: connection closed after a failed write (%v): %w", err, net.ErrClosed)
 	// Readers see the lost connection as an abnormal closure (1006), as when a read fails.
 	c.closeNow(fmt.Errorf("%w: %w", &CloseError{Code: StatusAbnormalClosure, Reason: "connection lost while writing"}, err))
 	return err
+}
+
+// sendFrameLocked sends one frame, encoding it unless how says it is encoded, and returns
+// how many bytes went out. frameLock is held.
+func (c *Conn) sendFrameLocked(fin bool, rsv byte, op opcode, p []byte, how frameHow) (int, error) {
+	if how&frameEncoded != 0 {
+		return c.nc.Write(p)
+	}
+	return c.writeFrameLocked(fin, rsv, op, p)
 }
 
 // writeFrameLocked encodes and sends one frame, in one write where it can, and returns how

@@ -113,6 +113,9 @@ func ignored(g string) bool {
 		strings.Contains(body, "testing.runFuzzTests"),
 		strings.Contains(body, "os/signal.signal_recv"),
 		strings.Contains(body, "runtime.ensureSigM"),
+		// ws.Conn.WhenReadable's poller: one goroutine for the life of the process,
+		// started by the first wait, like the runtime's own.
+		strings.Contains(body, "duplex/ws.(*poller).run("),
 		strings.HasPrefix(strings.TrimSpace(body), "runtime.goexit"):
 		return true
 	}

@@ -68,13 +68,20 @@ type Queue[M any] struct {
 // NewQueue starts a subscriber's writer, which calls write for each message sent, in
 // order, until Stop is called or write fails; fail is then called, to end the connection.
 func NewQueue[M any](write func(M) error, fail func()) *Queue[M] {
+	return NewBatchQueue(func(m M, _ bool) error { return write(m) }, fail)
+}
+
+// NewBatchQueue is NewQueue for a library that can send several messages in one write:
+// write is told, with each message, whether more are already waiting behind it, so that
+// it may hold this one back and send them all with the last.
+func NewBatchQueue[M any](write func(m M, more bool) error, fail func()) *Queue[M] {
 	q := &Queue[M]{ch: make(chan M, QueueLen), done: make(chan struct{}), stopped: make(chan struct{})}
 	go func() {
 		defer close(q.stopped)
 		for {
 			select {
 			case m := <-q.ch:
-				if write(m) != nil {
+				if write(m, len(q.ch) > 0) != nil {
 					q.stop()
 					fail()
 					return
@@ -113,7 +120,15 @@ type Broadcast[M any] struct {
 // when a write fails. The subscriber leaves when leave is called, which waits for its
 // writer to return.
 func (b *Broadcast[M]) Join(write func(M) error, fail func()) (leave func()) {
-	q := NewQueue(write, fail)
+	return b.join(NewQueue(write, fail))
+}
+
+// JoinBatch is Join with a writer that is told whether more messages wait (NewBatchQueue).
+func (b *Broadcast[M]) JoinBatch(write func(m M, more bool) error, fail func()) (leave func()) {
+	return b.join(NewBatchQueue(write, fail))
+}
+
+func (b *Broadcast[M]) join(q *Queue[M]) (leave func()) {
 	b.subs.Add(q)
 	return func() {
 		b.subs.Remove(q)
