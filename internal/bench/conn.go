@@ -21,6 +21,12 @@ import (
 type conn interface {
 	// send writes one message. It neither modifies p nor keeps it.
 	send(p []byte) error
+	// queue is send, the message going out with the next flush (or earlier, should the
+	// messages queued grow past wireMax).
+	queue(p []byte) error
+	// flush writes the messages queued, in one write where it can. With await, it then
+	// waits until a reply can be read; only the goroutine that receives may ask to await.
+	flush(await bool) error
 	// receive reads the next message and appends it to dst.
 	receive(dst []byte) (ws.MessageType, []byte, error)
 	// close closes gracefully: a WebSocket connection with the closing handshake and 1000.
@@ -31,13 +37,28 @@ type conn interface {
 
 // wsConn is a WebSocket connection that sends messages of one type.
 type wsConn struct {
-	c   *ws.Conn
-	typ ws.MessageType
+	c    *ws.Conn
+	typ  ws.MessageType
+	wire *wire // under c
 }
 
 // Contexts are context.Background(): a cancellable one would cost an allocation a call.
 
 func (w *wsConn) send(p []byte) error { return w.c.Write(context.Background(), w.typ, p) }
+
+// queue writes the message with the library, whose frame (masked, with a key of its own)
+// the wire holds.
+func (w *wsConn) queue(p []byte) error {
+	w.wire.hold()
+	return w.c.Write(context.Background(), w.typ, p)
+}
+
+func (w *wsConn) flush(await bool) error {
+	if await {
+		return w.wire.flushAwait()
+	}
+	return w.wire.flush()
+}
 
 func (w *wsConn) receive(dst []byte) (ws.MessageType, []byte, error) {
 	return w.c.ReadAppend(context.Background(), dst)
@@ -67,12 +88,11 @@ var errTCPTooLarge = errors.New("bench: a rawtcp message over the size limit")
 
 // tcpConn is a TCP connection that speaks the rawtcp protocol.
 type tcpConn struct {
-	c     net.Conn
+	c     *wire
 	br    *bufio.Reader
 	limit int64 // the longest message receive accepts
 
 	// The writer's.
-	wbuf []byte // a message's length, and payload up to tcpCopyMax
 	whdr [tcpHeaderLen]byte
 	vec  [2][]byte // length and payload, for writev
 	bufs net.Buffers
@@ -82,17 +102,42 @@ type tcpConn struct {
 
 func (t *tcpConn) send(p []byte) error {
 	if len(p) <= tcpCopyMax {
-		t.wbuf = binary.BigEndian.AppendUint32(t.wbuf[:0], uint32(len(p)))
-		t.wbuf = append(t.wbuf, p...)
-		_, err := t.c.Write(t.wbuf)
-		return err
+		if err := t.queue(p); err != nil {
+			return err
+		}
+		return t.c.flush()
 	}
 	binary.BigEndian.PutUint32(t.whdr[:], uint32(len(p)))
 	t.vec = [2][]byte{t.whdr[:], p}
 	t.bufs = t.vec[:]
-	_, err := t.bufs.WriteTo(t.c)
+	_, err := t.bufs.WriteTo(t.c.Conn)
 	t.vec[1] = nil
 	return err
+}
+
+// queue holds the message's length and payload in the wire, which copies them: a
+// payload over tcpCopyMax is sent from where it is.
+func (t *tcpConn) queue(p []byte) error {
+	if len(p) > tcpCopyMax {
+		if err := t.c.flush(); err != nil {
+			return err
+		}
+		return t.send(p)
+	}
+	binary.BigEndian.PutUint32(t.whdr[:], uint32(len(p)))
+	t.c.hold()
+	if _, err := t.c.Write(t.whdr[:]); err != nil {
+		return err
+	}
+	_, err := t.c.Write(p)
+	return err
+}
+
+func (t *tcpConn) flush(await bool) error {
+	if await {
+		return t.c.flushAwait()
+	}
+	return t.c.flush()
 }
 
 func (t *tcpConn) receive(dst []byte) (ws.MessageType, []byte, error) {
@@ -130,7 +175,8 @@ func dialTCP(ctx context.Context, addr string, mode byte, limit int64) (*tcpConn
 		c.Close()
 		return nil, err
 	}
-	return &tcpConn{c: c, br: bufio.NewReaderSize(c, 16<<10), limit: limit}, nil
+	w := newWire(c)
+	return &tcpConn{c: w, br: bufio.NewReaderSize(w, 16<<10), limit: limit}, nil
 }
 
 // dialer opens a run's connections.
@@ -164,12 +210,29 @@ func (d *dialer) dial(ctx context.Context, rawURL string) (conn, error) {
 		}
 		return c, nil
 	}
-	c, resp, err := ws.Dial(ctx, rawURL, d.opts)
+	// The connection's TCP connection is a wire, which ws.Dial, given this dialling
+	// function, wraps (in TLS for wss).
+	var w *wire
+	opts := *d.opts
+	opts.NetDialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		netDial := d.opts.NetDialContext
+		if netDial == nil {
+			var nd net.Dialer
+			netDial = nd.DialContext
+		}
+		c, err := netDial(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		w = newWire(c)
+		return w, nil
+	}
+	c, resp, err := ws.Dial(ctx, rawURL, &opts)
 	if resp != nil && resp.Body != nil {
 		resp.Body.Close()
 	}
 	if err != nil {
 		return nil, err
 	}
-	return &wsConn{c: c, typ: d.typ}, nil
+	return &wsConn{c: c, typ: d.typ, wire: w}, nil
 }

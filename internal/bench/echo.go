@@ -203,7 +203,13 @@ func (ec *echoConn) closedLoop() {
 		if t0 >= e.end.Load() || e.cfg.limit > 0 && ec.sent >= e.cfg.limit {
 			break
 		}
-		if err := ec.c.send(e.payload); err != nil {
+		// Written, then waiting for the reply to be readable, without a read that finds
+		// nothing first (wire).
+		err := ec.c.queue(e.payload)
+		if err == nil {
+			err = ec.c.flush(true)
+		}
+		if err != nil {
 			ec.fail(kindWrite, err)
 			break
 		}
@@ -225,17 +231,19 @@ func (ec *echoConn) closedLoop() {
 	ec.closeGracefully()
 }
 
-// writer sends messages while the pipeline or the schedule allows.
+// writer sends messages while the pipeline or the schedule allows. The messages that it
+// may send together (those it has credits for, and that are due) go out in one write.
 func (ec *echoConn) writer() {
 	e := ec.echo
-	n := int64(len(ec.slots))
 	var timer *time.Timer
 	if e.cfg.Rate > 0 {
 		timer = time.NewTimer(time.Hour)
 		defer timer.Stop()
 	}
+	n := int64(len(ec.slots))
+	seq := int64(0)
 loop:
-	for seq := int64(0); e.cfg.limit == 0 || seq < e.cfg.limit; seq++ {
+	for e.cfg.limit == 0 || seq < e.cfg.limit {
 		var t0 int64
 		if timer != nil {
 			t0 = ec.due(seq)
@@ -256,25 +264,67 @@ loop:
 				break
 			}
 			t0 = now
-		} else if now-t0 > int64(LateAfter) && t0 >= e.measureStart {
-			ec.late++
 		}
-		ec.slots[seq%n].Store(t0)
-		ec.state.Add(1)
-		if err := ec.c.send(e.payload); err != nil {
-			// A failed write closes the connection. The reader's error, if it has one, tells
-			// better why: a close frame from the server makes writes fail too.
-			<-ec.readerDone
-			ec.fail(kindWrite, err)
-			break
+		// Message seq, and those after it that have a credit and are due by now, are
+		// queued, then written together.
+		var sent, measured, late int64
+		for {
+			if timer != nil && now-t0 > int64(LateAfter) && t0 >= e.measureStart {
+				late++
+			}
+			ec.slots[seq%n].Store(t0)
+			ec.state.Add(1)
+			seq++
+			sent++
+			if t0 >= e.measureStart {
+				measured++
+			}
+			err := ec.c.queue(e.payload)
+			if err == nil && !ec.another(seq, now, sent) {
+				err = ec.c.flush(false)
+				if err == nil {
+					break
+				}
+			}
+			if err != nil {
+				// A failed write closes the connection. The reader's error, if it has one,
+				// tells better why: a close frame from the server makes writes fail too.
+				<-ec.readerDone
+				ec.fail(kindWrite, err)
+				break loop
+			}
+			if timer != nil {
+				t0 = ec.due(seq)
+			}
 		}
-		ec.countSent(t0)
+		ec.sent += sent
+		ec.sentMeasured += measured
+		ec.late += late
 	}
 	if ec.state.Add(writerDone) == writerDone && !ec.failed.Load() {
 		ec.closeGracefully() // nothing in flight: the reader's read ends with the close
 	}
 	<-ec.readerDone
 	ec.c.closeNow()
+}
+
+// another reports whether message seq joins the queued messages before it, in one write
+// at now, taking its credit: it must have one, be due, and fit in the wire with its
+// header (at most 14 bytes, a WebSocket client's).
+func (ec *echoConn) another(seq, now, queued int64) bool {
+	e := ec.echo
+	switch {
+	case e.cfg.limit > 0 && seq >= e.cfg.limit,
+		(queued+1)*int64(len(e.payload)+14) > wireMax,
+		e.cfg.Rate > 0 && (ec.due(seq) > now || ec.due(seq) >= e.end.Load()):
+		return false
+	}
+	select {
+	case <-ec.credits:
+		return true
+	default:
+		return false
+	}
 }
 
 // reader reads the replies, until the writer has stopped and every reply is in.

@@ -1,0 +1,135 @@
+package cli
+
+import (
+	"bytes"
+	"encoding/json"
+	"math/bits"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strconv"
+	"syscall"
+	"testing"
+	"unsafe"
+
+	"github.com/duplex-ws/duplex/internal/bench"
+	"github.com/duplex-ws/duplex/internal/testenv"
+)
+
+// TestBenchGeneratorCheaperThanRawTCP shows what issue #5 asks of the generator against
+// the cheapest server it can load: a raw TCP echo (testdata/rawtcpecho, the echo of
+// bench/servers/rawtcp: a bufio.Reader, one Write per message). It builds both, starts
+// them as processes of their own on one CPU, and runs duplex bench echo -c 16 -s 128
+// --pipeline 16 for 2 s against the echo; then compares the CPU per message of each over
+// the measured window, as duplex bench reports them (its own from getrusage, the
+// server's from /proc/PID/stat).
+//
+// Sharing one CPU, neither process ever waits for the other with the CPU idle, so each
+// one's CPU time is the work it does: on CPUs of their own, the one that is not the
+// bottleneck spends its spare time going to sleep and being woken for each message or
+// few, and the two come out about even whatever the work. The generator writes the
+// messages of a connection that are due together in one write (the server writes each
+// reply on its own): about half the server's CPU per message. The test fails at 0.8, so
+// that a busy machine cannot make it flaky. (With one message in flight per connection,
+// both ends make the same system calls for a message, one write and one read, which are
+// nearly all of either's CPU: there the two are even.)
+func TestBenchGeneratorCheaperThanRawTCP(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds duplex and loads a server for 2 s")
+	}
+	dir := t.TempDir()
+	bin, echoBin := filepath.Join(dir, "duplex"), filepath.Join(dir, "rawtcpecho")
+	for _, b := range [][2]string{{bin, "cmd/duplex"}, {echoBin, "internal/cli/testdata/rawtcpecho"}} {
+		build := exec.Command(goTool(), "build", "-o", b[0], "github.com/duplex-ws/duplex/"+b[1])
+		if out, err := build.CombinedOutput(); err != nil {
+			t.Fatalf("go build: %v\n%s", err, out)
+		}
+	}
+
+	var out bytes.Buffer
+	server := exec.Command(echoBin)
+	gen := exec.Command(bin, "bench", "echo", "", "-c", "16", "-s", "128", "--pipeline", "16",
+		"--binary", "--warmup", "500ms", "-d", "2s", "--json")
+	gen.Stdout, gen.Stderr = &out, &out
+	cpu := onOneCPU(t, func() {
+		banner := new(testenv.Buffer)
+		server.Stdout = banner
+		if err := server.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			server.Process.Kill()
+			server.Wait()
+		})
+		addr := testenv.WaitMatch(t, testContext(t), banner, regexp.MustCompile(`listening on (\S+)\n`))
+		gen.Args[3] = "tcp://" + addr
+		gen.Args = append(gen.Args, "--server-pid", strconv.Itoa(server.Process.Pid))
+		if err := gen.Start(); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if err := gen.Wait(); err != nil {
+		t.Fatalf("duplex bench: %v\n%s", err, out.String())
+	}
+	var res bench.Result
+	if err := json.Unmarshal(out.Bytes(), &res); err != nil {
+		t.Fatalf("%v in %s", err, out.String())
+	}
+	if res.Received == 0 || len(res.Errors) != 0 || res.ServerCPUPerOp == 0 {
+		t.Fatalf("%d messages, server CPU %v µs/msg, errors %+v", res.Received, res.ServerCPUPerOp, res.Errors)
+	}
+	ratio := res.ClientCPUPerOp / res.ServerCPUPerOp
+	t.Logf("%d messages in %vs (%.0f/s) on CPU %d: raw TCP server %.2f µs/msg, generator %.2f µs/msg: ratio %.2f",
+		res.Received, res.Duration, res.MessagesPerSecond, cpu, res.ServerCPUPerOp, res.ClientCPUPerOp, ratio)
+	if ratio >= 0.8 {
+		t.Errorf("the generator spends %.2f µs of CPU per message, the raw TCP server %.2f: want at most 0.8 times", res.ClientCPUPerOp, res.ServerCPUPerOp)
+	}
+}
+
+// cpuSet is a Linux CPU affinity mask, of up to 1024 CPUs.
+type cpuSet [1024 / 64]uint64
+
+func schedAffinity(trap uintptr, set *cpuSet) error {
+	_, _, errno := syscall.RawSyscall(trap, 0, unsafe.Sizeof(*set), uintptr(unsafe.Pointer(set)))
+	if errno != 0 {
+		return errno
+	}
+	return nil
+}
+
+// onOneCPU runs start, which starts processes, on a thread bound to one of the CPUs the
+// test may use, so that the processes run on that CPU only (a child inherits the affinity
+// of the thread that forks it), and returns the CPU.
+func onOneCPU(t *testing.T, start func()) int {
+	t.Helper()
+	runtime.LockOSThread()
+	var all cpuSet
+	if err := schedAffinity(syscall.SYS_SCHED_GETAFFINITY, &all); err != nil {
+		runtime.UnlockOSThread()
+		t.Fatalf("sched_getaffinity: %v", err)
+	}
+	cpu := -1
+	for i, w := range all {
+		if w != 0 {
+			cpu = i*64 + 63 - bits.LeadingZeros64(w) // the last of the word's
+		}
+	}
+	var one cpuSet
+	one[cpu/64] = 1 << (cpu % 64)
+	if err := schedAffinity(syscall.SYS_SCHED_SETAFFINITY, &one); err != nil {
+		runtime.UnlockOSThread()
+		t.Fatalf("sched_setaffinity: %v", err)
+	}
+	defer func() {
+		// Restored, the thread goes back to the runtime; if not, it stays locked to the
+		// test's goroutine, and ends with it.
+		if err := schedAffinity(syscall.SYS_SCHED_SETAFFINITY, &all); err != nil {
+			t.Errorf("sched_setaffinity: %v", err)
+			return
+		}
+		runtime.UnlockOSThread()
+	}()
+	start()
+	return cpu
+}
