@@ -62,8 +62,9 @@ func (c *Conn) QueuePrepared(ctx context.Context, pm *PreparedMessage) error {
 	return c.writePrepared(ctx, pm, frameEncoded|frameQueue)
 }
 
-// Flush sends the messages that Queue added and no other call has sent yet. It returns at
-// once if there are none.
+// Flush sends the messages that Queue added and no other call has sent yet. With none, it
+// returns at once: nil, or an error wrapping net.ErrClosed if the connection is closed
+// (CloseNow drops what was queued).
 func (c *Conn) Flush(ctx context.Context) error {
 	if c.queued.Load() == 0 {
 		return c.checkOpen() // CloseNow drops the queue: say so

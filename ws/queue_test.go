@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"runtime/debug"
 	"sync"
 	"testing"
 	"time"
@@ -898,25 +897,10 @@ func readMessageRaw(p *rawPeer) (op byte, compressed bool, payload []byte, err e
 	}
 }
 
-// raceEnabled reports whether the test binary was built with the race detector, under
-// which sync.Pool drops what it is given, at random, so allocations cannot be counted.
-func raceEnabled() bool {
-	info, ok := debug.ReadBuildInfo()
-	if !ok {
-		return false
-	}
-	for _, s := range info.Settings {
-		if s.Key == "-race" {
-			return s.Value == "true"
-		}
-	}
-	return false
-}
-
 // TestQueueAllocs pins Queue and Flush at zero allocations once warmed up, as a server and
 // as a client, over net.Pipe and loopback TCP (as TestAllocsPerMessage does Write).
 func TestQueueAllocs(t *testing.T) {
-	if raceEnabled() {
+	if raceEnabled {
 		t.Skip("allocations are not counted under the race detector (sync.Pool drops items)")
 	}
 	for _, tr := range allocTransports {
