@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"time"
 )
 
@@ -57,6 +58,7 @@ func (c *Conn) waitClosed() {
 	if c.readLock.tryLock() {
 		c.readWatch.end() // a message abandoned by its Reader
 		c.nc.SetReadDeadline(time.Now().Add(timeout))
+		c.lingerD = 0 // WaitReadable's deadline, replaced
 		// Every error sets readErr: the peer's close frame, a protocol error, the
 		// deadline or the connection's end. Messages on the way are kept for the
 		// reads that follow, up to the read limit in all.
@@ -187,6 +189,16 @@ func (c *Conn) cause() error {
 	c.closeMu.Lock()
 	defer c.closeMu.Unlock()
 	return c.closeCause
+}
+
+// closedCause is cause, made to wrap net.ErrClosed, for a write that the connection's
+// closing ended: every write to a closed connection says so (errClosed).
+func (c *Conn) closedCause() error {
+	cause := c.cause()
+	if cause == nil || errors.Is(cause, net.ErrClosed) {
+		return cause
+	}
+	return fmt.Errorf("%w (%w)", cause, net.ErrClosed)
 }
 
 func (c *Conn) peerCloseReceived() bool {

@@ -123,18 +123,22 @@ type Conn struct {
 	frame         header  // the data frame being read
 	frameLeft     int64   // its payload bytes not yet read
 	msgType       MessageType
-	msgSize       int64         // payload bytes of the open message so far, as sent
-	msgOpen       bool          // a data message has started and not ended
-	msgCompressed bool          // the open message is compressed (RSV1)
-	deflate       *deflateState // nil unless permessage-deflate was negotiated
+	msgSize       int64 // payload bytes of the open message so far, as sent
+	msgOpen       bool  // a data message has started and not ended
+	msgCompressed bool  // the open message is compressed (RSV1)
 	text          utf8Validator
-	readErr       error // once set, every read returns it
-	readWatch     ctxWatch
-	raw           rawReader
-	reader        messageReader
-	pending       []pendingMessage // messages Close read, for the reads that follow
-	progress      atomic.Uint64    // reads that returned bytes, for keepalive
-	ready         readyWait        // a pending WhenReadable; under closeMu
+	deflate       *deflateState // nil unless permessage-deflate was negotiated
+	readErr       error         // once set, every read returns it
+	// lingerD is the wait of the read deadline that WaitReadable leaves set from one wait to
+	// the next, or 0 when none may be set; lingerSeen is progress, as it was when that
+	// deadline was set (see WaitReadable).
+	lingerD   time.Duration
+	readWatch ctxWatch
+	raw       rawReader
+	reader    messageReader
+	pending   []pendingMessage // messages Close read, for the reads that follow
+	progress  atomic.Uint64    // reads that returned bytes, for keepalive
+	ready     readyWait        // a pending WhenReadable; under closeMu
 
 	// Writing: a whole data message holds msgLock, each frame frameLock.
 	msgLock      ctxMutex
@@ -144,6 +148,7 @@ type Conn struct {
 	writeErr     error        // under frameLock; once set, every write returns it
 	wq           *[]byte      // frames Queue added, not yet sent; under frameLock
 	queued       atomic.Int64 // len(*wq), readable without the lock
+	tw           *tryWriter   // TryFlush's, made by the first; under frameLock
 	writeWatch   ctxWatch
 	hdr          [maxHeaderSize]byte
 	client       bool // the client's end: its frames are masked, §5.3 (here, beside hdr, it takes no room)
@@ -153,6 +158,7 @@ type Conn struct {
 
 	// Closing.
 	closeOnce  sync.Once
+	lingerSeen uint32        // WaitReadable's, beside lingerD: here it takes no room
 	closed     chan struct{} // closed once nc is closed
 	closeMu    sync.Mutex
 	closeCause error       // why this side closed nc, reported to readers; under closeMu
@@ -218,26 +224,40 @@ func (c *Conn) debug(msg string, args ...any) {
 }
 
 // ctxMutex is a mutex whose lock can be abandoned when a context ends or the connection
-// closes. Taking a free lock is one compare-and-swap; a waiter queues a channel of its own,
-// which the holder's unlock closes to hand the lock over, so giving up leaves nothing
-// behind, even when the holder never unlocks (a Writer never closed).
+// closes. Taking a free lock, and releasing one that no one waits for, is one
+// compare-and-swap each; a waiter queues a channel of its own, which the holder's unlock
+// closes to hand the lock over, so giving up leaves nothing behind, even when the holder
+// never unlocks (a Writer never closed).
 type ctxMutex struct {
-	state   atomic.Int32 // 1 while held
-	mu      sync.Mutex   // guards waiters, and state's release
+	state   atomic.Int32 // mutexFree, mutexHeld or mutexWaited; it leaves mutexWaited under mu
+	mu      sync.Mutex   // guards waiters, and state's changes to and from mutexWaited
 	waiters []chan struct{}
 }
 
-func (m *ctxMutex) tryLock() bool { return m.state.CompareAndSwap(0, 1) }
+const (
+	mutexFree   = iota
+	mutexHeld   // and no one waits
+	mutexWaited // held, and waiters may be queued: unlock takes mu
+)
+
+func (m *ctxMutex) tryLock() bool { return m.state.CompareAndSwap(mutexFree, mutexHeld) }
 
 // lock takes m, or gives up when ctx ends or, if closed is not nil, when closed is closed.
 func (m *ctxMutex) lock(ctx context.Context, closed <-chan struct{}) error {
-	if m.state.CompareAndSwap(0, 1) {
+	if m.state.CompareAndSwap(mutexFree, mutexHeld) {
 		return nil
 	}
 	m.mu.Lock()
-	if m.state.CompareAndSwap(0, 1) { // released meanwhile
-		m.mu.Unlock()
-		return nil
+	for {
+		if m.state.CompareAndSwap(mutexFree, mutexHeld) { // released meanwhile
+			m.mu.Unlock()
+			return nil
+		}
+		// Mark the lock waited for, so that its release comes through mu; if it was
+		// released first, try again.
+		if m.state.CompareAndSwap(mutexHeld, mutexWaited) || m.state.Load() == mutexWaited {
+			break
+		}
 	}
 	ready := make(chan struct{})
 	m.waiters = append(m.waiters, ready)
@@ -256,6 +276,9 @@ func (m *ctxMutex) lock(ctx context.Context, closed <-chan struct{}) error {
 	for i, w := range m.waiters {
 		if w == ready {
 			m.waiters = append(m.waiters[:i], m.waiters[i+1:]...)
+			if len(m.waiters) == 0 {
+				m.state.Store(mutexHeld) // by someone else, whom no one waits for now
+			}
 			m.mu.Unlock()
 			return err
 		}
@@ -269,16 +292,22 @@ func (m *ctxMutex) lock(ctx context.Context, closed <-chan struct{}) error {
 
 // unlock releases m, handing it to the longest waiter if there is one.
 func (m *ctxMutex) unlock() {
+	if m.state.CompareAndSwap(mutexHeld, mutexFree) {
+		return
+	}
 	m.mu.Lock()
 	if len(m.waiters) > 0 {
 		next := m.waiters[0]
 		m.waiters[0] = nil
 		m.waiters = m.waiters[1:]
+		if len(m.waiters) == 0 {
+			m.state.Store(mutexHeld) // by next
+		}
 		m.mu.Unlock()
 		close(next) // held on, now by the waiter
 		return
 	}
-	m.state.Store(0)
+	m.state.Store(mutexFree)
 	m.mu.Unlock()
 }
 
@@ -298,6 +327,9 @@ type ctxWatch struct {
 	mu    sync.Mutex // guards gen and fired against the AfterFunc
 	gen   uint64
 	fired bool
+	// cleared is set when end clears a deadline that the context's end set, and so any
+	// other deadline (Conn.WaitReadable's); its owner resets it.
+	cleared bool
 }
 
 func (w *ctxWatch) init(set func(time.Time) error) { w.setDeadline = set }
@@ -342,6 +374,19 @@ func (w *ctxWatch) end() error {
 	}
 	if fired {
 		w.setDeadline(time.Time{})
+		w.cleared = true
 	}
 	return ctx.Err() // set whenever fired is
+}
+
+// clearDeadline clears the deadline, unless the context's end has set it (or is setting
+// it), which it then reports by returning false.
+func (w *ctxWatch) clearDeadline() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.fired {
+		return false
+	}
+	w.setDeadline(time.Time{})
+	return true
 }

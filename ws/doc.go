@@ -88,8 +88,14 @@
 // Every Write is one system call. A server that answers each message can instead
 // [Conn.Queue] its answers, which are sent together, in one write, when a read has to wait
 // for the network, at [Conn.Flush], or with the next Write or Close; [Conn.Buffered]
-// tells whether more of a burst is already here. The same holds for a broadcast's
-// writer with [Conn.QueuePrepared]: whatever waits for a subscriber goes out in one write.
+// tells whether more of a burst is already here.
+//
+// A broadcast needs no goroutine per subscriber: the publisher's goroutine
+// [Conn.QueuePrepared]s each message (encoded once, see [PreparedMessage]) on every
+// subscriber and calls [Conn.TryFlush], which sends what the socket takes without waiting:
+// one system call a subscriber for a burst of messages, whatever its size. Only a
+// subscriber that falls behind, whose socket is full, needs a goroutine, for as long as it
+// is behind, to wait in Flush (bench/servers/duplex does this).
 //
 // # Origin
 //

@@ -72,6 +72,57 @@ func (c *Conn) Flush(ctx context.Context) error {
 	return c.writeFrame(ctx, true, 0, 0, nil, frameFlush)
 }
 
+// TryFlush sends, without waiting, as much of what Queue added as the network takes at
+// once, and reports whether all of it went out. What is left stays queued, in order, for
+// the next Flush, Write or Close (or read that waits) to send.
+//
+// It lets one goroutine deliver a message to many connections, a broadcast, with neither a
+// goroutine per connection nor a slow reader holding up the others: queue the message on
+// each connection and try; hand only the connections whose queue did not empty to a
+// goroutine that calls Flush. A peer that reads keeps up, and almost every try sends
+// everything, in one system call.
+//
+// TryFlush sends nothing and returns false while another call is writing to c (that
+// call may be a Queue, which does not send), and always on a connection that is not
+// plain TCP on a Unix system (TLS, for one), where a write cannot be tried without
+// waiting. On a closed connection it returns an error wrapping net.ErrClosed; any other
+// error means that the write failed, which closes the connection, as a failed Write does.
+func (c *Conn) TryFlush() (bool, error) {
+	if err := c.checkOpen(); err != nil {
+		return false, err
+	}
+	if c.queued.Load() == 0 {
+		return true, nil
+	}
+	if !c.frameLock.tryLock() {
+		return false, nil
+	}
+	defer c.frameLock.unlock()
+	if err := c.writableLocked(); err != nil {
+		return false, err
+	}
+	if c.wq == nil {
+		return true, nil // sent by another call meanwhile
+	}
+	b := *c.wq
+	n, err := c.tryWriteLocked(b)
+	switch {
+	case err != nil:
+		if cause := c.closedCause(); cause != nil {
+			err = cause // CloseNow, say, closed the socket under the write
+		}
+		return false, c.failWriteLocked(fmt.Errorf("ws: write: %w", err))
+	case n == len(b):
+		c.dropQueueLocked()
+		return true, nil
+	case n > 0:
+		// Part of a frame may be on its way: the rest goes first, whatever is sent next.
+		*c.wq = b[:copy(b, b[n:])]
+		c.queued.Store(int64(len(*c.wq)))
+	}
+	return false, nil
+}
+
 // checkOpen returns an error once the connection is closed: a queued message would
 // otherwise be accepted and never sent.
 func (c *Conn) checkOpen() error {
@@ -146,8 +197,12 @@ func (c *Conn) flushLocked() (int, error) {
 	if c.wq == nil {
 		return 0, nil
 	}
-	b := *c.wq
-	n, err := c.nc.Write(b)
+	n, err := c.nc.Write(*c.wq)
+	if err != nil && n == 0 {
+		// Nothing went out: the queue stays whole, for the connection that the caller may
+		// keep (it may begin with the rest of a frame that TryFlush began to send).
+		return 0, err
+	}
 	c.dropQueueLocked()
 	return n, err
 }

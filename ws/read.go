@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"slices"
 )
 
@@ -429,6 +430,22 @@ func (c *Conn) fill() error {
 	if c.queued.Load() > 0 {
 		c.flushForRead()
 	}
+	for {
+		err := c.fillOnce()
+		if err == nil || c.lingerD == 0 || !errors.Is(err, os.ErrDeadlineExceeded) || c.cause() != nil {
+			return err
+		}
+		// The deadline WaitReadable left, not this read's: cleared, and the read tried
+		// again, unless the read's context has just ended, which set the deadline too.
+		c.lingerD = 0
+		if !c.readWatch.clearDeadline() {
+			return err
+		}
+	}
+}
+
+// fillOnce is fill, once.
+func (c *Conn) fillOnce() error {
 	if c.r == c.w && c.raw.ready() {
 		return c.raw.fill()
 	}

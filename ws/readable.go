@@ -49,9 +49,11 @@ func (c *Conn) WhenReadable(f func()) {
 	go f()
 }
 
-// WaitReadable waits, on the calling goroutine, up to d for c to have something for a
-// read, as WhenReadable means it, and reports whether it has; what arrives meanwhile is
-// kept for the read. Messages queued with Queue are sent first. A server that serves a
+// WaitReadable waits, on the calling goroutine, for c to have something for a read, as
+// WhenReadable means it, and reports whether it has; what arrives meanwhile is kept for the
+// read. It gives up, returning false, once nothing has arrived for d: after d to 2d, the
+// deadline being kept from one call to the next (setting it for each would cost a busy
+// connection about what a message costs). Messages queued with Queue are sent first. A server that serves a
 // connection with WhenReadable can call it after a burst, to keep the goroutine while
 // messages come in quick succession and give it up (WhenReadable) once the connection goes
 // quiet: a busy connection then costs no system call or goroutine per message more than a
@@ -78,16 +80,47 @@ func (c *Conn) WaitReadable(d time.Duration) bool {
 	if !c.raw.ready() {
 		return true
 	}
-	c.nc.SetReadDeadline(time.Now().Add(d))
-	err := c.raw.fill()
-	c.nc.SetReadDeadline(time.Time{})
-	if err != nil {
-		if errors.Is(err, os.ErrDeadlineExceeded) && c.cause() == nil {
+	if c.readWatch.cleared { // a read's context ended it, clearing any deadline
+		c.readWatch.cleared = false
+		c.lingerD = 0
+	}
+	// The deadline stays set from one wait to the next, setting it costing about what a
+	// message does otherwise: a wait that reaches it gives up only if nothing has arrived
+	// since it was set, and sets it again if something has. (A read that waits while it is
+	// set clears it: see fill.)
+	if c.lingerD != d {
+		c.setLinger(d)
+	}
+	for {
+		err := c.raw.fill()
+		switch {
+		case err == nil:
+			return true
+		case !errors.Is(err, os.ErrDeadlineExceeded) || c.cause() != nil:
+			c.endLinger()
+			c.readFailed(err)
+			return true
+		case uint32(c.progress.Load()) == c.lingerSeen:
+			c.endLinger()
 			return false
 		}
-		c.readFailed(err)
+		c.setLinger(d)
 	}
-	return true
+}
+
+// setLinger sets the read deadline of WaitReadable(d). readLock is held.
+func (c *Conn) setLinger(d time.Duration) {
+	c.nc.SetReadDeadline(time.Now().Add(d))
+	c.lingerD = d
+	c.lingerSeen = uint32(c.progress.Load())
+}
+
+// endLinger clears WaitReadable's read deadline, if it is set. readLock is held.
+func (c *Conn) endLinger() {
+	if c.lingerD != 0 {
+		c.nc.SetReadDeadline(time.Time{})
+		c.lingerD = 0
+	}
 }
 
 // Buffered reports how many bytes c has received that no read has consumed yet: a frame

@@ -313,3 +313,117 @@ func TestWaitReadable(t *testing.T) {
 		})
 	}
 }
+
+// TestWaitReadableLingers checks the deadline WaitReadable keeps from one call to the next:
+// a connection whose messages keep coming never gives up, however many waits share the
+// deadline; one that goes quiet gives up after d to 2d; and each is the same on the next
+// round.
+func TestWaitReadableLingers(t *testing.T) {
+	const d = 100 * time.Millisecond
+	for _, r := range roles {
+		t.Run(r.String(), func(t *testing.T) {
+			ctx := context.Background()
+			c, p := newPair(t, r, readWhole, nil)
+			for round := range 2 {
+				// Messages every d/4 for 3d: the deadline set by the first wait passes
+				// with messages since, and is set again.
+				done := make(chan struct{})
+				go func() {
+					defer close(done)
+					for range 12 {
+						p.send(true, 0x1, []byte("tick"))
+						time.Sleep(d / 4)
+					}
+				}()
+				for i := range 12 {
+					if !c.WaitReadable(d) {
+						t.Fatalf("round %d: WaitReadable = false before message %d, which came within d/4", round, i)
+					}
+					if _, msg, err := c.Read(ctx); err != nil || string(msg) != "tick" {
+						t.Fatalf("Read = %q, %v", msg, err)
+					}
+				}
+				<-done
+				start := time.Now()
+				if c.WaitReadable(d) {
+					t.Fatal("WaitReadable = true with nothing sent")
+				}
+				if waited := time.Since(start); waited < d || waited > 2*d+time.Second {
+					t.Fatalf("round %d: WaitReadable gave up after %v, want d to 2d (d = %v)", round, waited, d)
+				}
+			}
+		})
+	}
+}
+
+// TestReadOutlastsWaitReadable checks that the deadline WaitReadable leaves set does not end
+// a read that waits longer: the rest of a message that comes after it is read, and so is a
+// message after a long silence.
+func TestReadOutlastsWaitReadable(t *testing.T) {
+	const d = 50 * time.Millisecond
+	for _, r := range roles {
+		t.Run(r.String(), func(t *testing.T) {
+			ctx := context.Background()
+			c, p := newPair(t, r, readWhole, nil)
+			frame := p.frame(true, 0, 0x2, []byte("the two halves of one message"))
+			p.write(frame[:8])
+			if !c.WaitReadable(d) {
+				t.Fatal("WaitReadable = false with half a frame sent")
+			}
+			go func() {
+				time.Sleep(4 * d)
+				p.write(frame[8:])
+			}()
+			if _, msg, err := c.Read(ctx); err != nil || string(msg) != "the two halves of one message" {
+				t.Fatalf("Read across the deadline = %q, %v", msg, err)
+			}
+			go func() {
+				time.Sleep(4 * d)
+				p.send(true, 0x1, []byte("after a silence"))
+			}()
+			if _, msg, err := c.Read(ctx); err != nil || string(msg) != "after a silence" {
+				t.Fatalf("Read after a silence = %q, %v", msg, err)
+			}
+		})
+	}
+}
+
+// TestReadContextWithLingeringDeadline checks that a read's context still ends the read
+// while WaitReadable's deadline is set, that the connection stays usable (no message was
+// open), and that WaitReadable then still gives up on a quiet connection: the context's
+// end cleared every deadline, which WaitReadable must set again.
+func TestReadContextWithLingeringDeadline(t *testing.T) {
+	const d = 200 * time.Millisecond
+	for _, r := range roles {
+		t.Run(r.String(), func(t *testing.T) {
+			c, p := newPair(t, r, readWhole, nil)
+			p.send(true, 0x1, []byte("first"))
+			if !c.WaitReadable(d) {
+				t.Fatal("WaitReadable = false with a message sent")
+			}
+			if _, _, err := c.Read(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), d/4)
+			defer cancel()
+			start := time.Now()
+			if _, _, err := c.Read(ctx); !errors.Is(err, context.DeadlineExceeded) {
+				t.Fatalf("Read with a context ending after d/4 = %v, want its deadline", err)
+			}
+			if waited := time.Since(start); waited > d/2+time.Second {
+				t.Fatalf("the context ended the read after %v, not d/4", waited)
+			}
+			start = time.Now()
+			if c.WaitReadable(d) {
+				t.Fatal("WaitReadable = true with nothing sent")
+			}
+			if waited := time.Since(start); waited < d || waited > 2*d+time.Second {
+				t.Fatalf("WaitReadable gave up after %v, want d to 2d (d = %v)", waited, d)
+			}
+			p.send(true, 0x1, []byte("still open"))
+			if _, msg, err := c.Read(context.Background()); err != nil || string(msg) != "still open" {
+				t.Fatalf("Read = %q, %v", msg, err)
+			}
+		})
+	}
+}

@@ -292,8 +292,9 @@ func (c *Conn) writeControl(ctx context.Context, op opcode, payload []byte) erro
 // there is no frame and only the queue is to be sent.
 func (c *Conn) writeFrame(ctx context.Context, fin bool, rsv byte, op opcode, p []byte, how frameHow) error {
 	// A continuation frame that cannot be sent leaves its message unfinished, which
-	// nothing can follow: the connection is then closed.
-	midMessage := op == opContinuation
+	// nothing can follow: the connection is then closed. (A Flush, and an encoded frame,
+	// pass opcode 0 too, with no message open.)
+	midMessage := op == opContinuation && how&(frameFlush|frameEncoded) == 0
 	if err := c.frameLock.lock(ctx, c.closed); err != nil {
 		err = fmt.Errorf("ws: write: %w", err)
 		if midMessage {
@@ -302,18 +303,8 @@ func (c *Conn) writeFrame(ctx context.Context, fin bool, rsv byte, op opcode, p 
 		return err
 	}
 	defer c.frameLock.unlock()
-	if c.writeErr != nil {
-		return c.writeErr
-	}
-	if c.closeSent {
-		c.closeMu.Lock()
-		pc := c.peerClose
-		c.closeMu.Unlock()
-		if pc != nil {
-			// The peer closed: say so, so that CloseStatus gives its code.
-			return fmt.Errorf("ws: write after the peer closed: %w: %w", pc, net.ErrClosed)
-		}
-		return errCloseSent
+	if err := c.writableLocked(); err != nil {
+		return err
 	}
 	if how&frameFlush != 0 && c.wq == nil {
 		return nil // sent by another call meanwhile
@@ -342,7 +333,7 @@ func (c *Conn) writeFrame(ctx context.Context, fin bool, rsv byte, op opcode, p 
 		}
 		return nil
 	}
-	if cause := c.cause(); cause != nil {
+	if cause := c.closedCause(); cause != nil {
 		err = cause
 	} else if cerr != nil {
 		err = cerr
@@ -354,6 +345,31 @@ func (c *Conn) writeFrame(ctx context.Context, fin bool, rsv byte, op opcode, p 
 		// crypto/tls refuses every later write, and other wrappers promise nothing.)
 		return err
 	}
+	return c.failWriteLocked(err)
+}
+
+// writableLocked returns the error a write must return, if any: that of a failed write, or
+// that the close frame has gone. frameLock is held.
+func (c *Conn) writableLocked() error {
+	if c.writeErr != nil {
+		return c.writeErr
+	}
+	if c.closeSent {
+		c.closeMu.Lock()
+		pc := c.peerClose
+		c.closeMu.Unlock()
+		if pc != nil {
+			// The peer closed: say so, so that CloseStatus gives its code.
+			return fmt.Errorf("ws: write after the peer closed: %w: %w", pc, net.ErrClosed)
+		}
+		return errCloseSent
+	}
+	return nil
+}
+
+// failWriteLocked ends the connection after a write failed with err, which it returns:
+// part of a frame may have gone out, after which nothing can follow. frameLock is held.
+func (c *Conn) failWriteLocked(err error) error {
 	c.dropQueueLocked()
 	// Later writes say the connection is closed (not, say, that their own context ended).
 	c.writeErr = fmt.Errorf("ws: write: connection closed after a failed write (%v): %w", err, net.ErrClosed)
