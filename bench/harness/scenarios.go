@@ -51,6 +51,10 @@ const (
 	// fixed load, not the most a server can deliver, which would be the generator's limit.
 	broadcastDeliveries = 50000
 	broadcastSize       = 256
+	// burstDeliveries and burstLen are the bursts' scenarios: at n = 10000, a burst a
+	// second.
+	burstDeliveries = 100000
+	burstLen        = 10
 	// handshakes is how many connections the handshake scenario opens, as fast as they
 	// open (64 at a time), after a warm-up of handshakeWarmup.
 	handshakes      = 5000
@@ -103,6 +107,18 @@ func scenarios(maxIdle int) []*scenario {
 			bench: []string{"broadcast", "-n", strconv.Itoa(n), "-s", strconv.Itoa(broadcastSize), "--rate", strconv.Itoa(rate), "--protocol", "relay"},
 			fds:   n + 1 + fdSpare,
 			quick: n == 100,
+		})
+	}
+	// The same fan-outs in bursts: a room where messages come in bunches, as they do from
+	// many members at once, so that a server may send a subscriber a burst in one write.
+	for _, n := range []int{1000, 10000} {
+		rate := burstDeliveries / n
+		list = append(list, &scenario{
+			name:  fmt.Sprintf("broadcast n=%d burst=%d", n, burstLen),
+			title: fmt.Sprintf("1 publisher, %d subscribers, %d B binary messages at %d/s in bursts of %d, each burst's messages sent together (%d deliveries/s)", n, broadcastSize, rate, burstLen, rate*n),
+			kind:  kindBroadcast,
+			bench: []string{"broadcast", "-n", strconv.Itoa(n), "-s", strconv.Itoa(broadcastSize), "--rate", strconv.Itoa(rate), "--burst", strconv.Itoa(burstLen), "--protocol", "relay"},
+			fds:   n + 1 + fdSpare,
 		})
 	}
 	idle := func(k int, note string, quickOnly bool) *scenario {

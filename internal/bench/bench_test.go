@@ -9,13 +9,15 @@ import (
 )
 
 // loops are the ways an Echo connection runs, for the allocation test and the benchmark:
-// one goroutine writing a message and reading its reply; a writer and a reader keeping 16
-// in flight; a writer on a schedule it can never keep, always sending late.
+// a closed loop, served by an event loop (on Linux) or by a goroutine that writes a
+// message and reads its reply; a writer and a reader keeping 16 in flight; a writer on a
+// schedule it can never keep, always sending late.
 var loops = []struct {
 	name string
 	cfg  Config
 }{
 	{"closed", Config{}},
+	{"closed-goroutine", Config{noEventLoop: true}},
 	{"pipeline=16", Config{Pipeline: 16}},
 	{"open-loop", Config{Rate: 1e9, Pipeline: 16}},
 }
@@ -58,7 +60,7 @@ func TestBenchEchoLoopAllocs(t *testing.T) {
 	for _, srv := range echoServers(t) {
 		for _, l := range loops {
 			for _, size := range []int{1024, tcpCopyMax + 1} {
-				if size > tcpCopyMax && (srv.name != "tcp" || l.name != "closed") {
+				if size > tcpCopyMax && (srv.name != "tcp" || l.name != "closed-goroutine") {
 					continue
 				}
 				t.Run(fmt.Sprintf("%s/%s/%d", srv.name, l.name, size), func(t *testing.T) {

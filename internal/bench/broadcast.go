@@ -271,7 +271,7 @@ func (b *broadcastRun) publish() {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for seq := int64(0); ; seq++ {
-		due := b.start + int64(float64(seq)*b.nsPerMsg)
+		due := b.due(seq)
 		if due >= b.end.Load() || !b.sleepUntil(due, timer) {
 			break
 		}
@@ -279,7 +279,12 @@ func (b *broadcastRun) publish() {
 			b.late++
 		}
 		b.proto.stamp(msg, due, seq)
-		if err := b.pub.send(msg); err != nil {
+		// A burst's messages are queued, and the last written with them.
+		err := b.pub.queue(msg)
+		if next := b.due(seq + 1); err == nil && (next != due || next >= b.end.Load()) {
+			err = b.pub.flush(false)
+		}
+		if err != nil {
 			<-b.pubReaderDone // as in echoConn.writer
 			b.failPublisher(kindWrite, err)
 			return
@@ -297,6 +302,13 @@ func (b *broadcastRun) publish() {
 		<-b.pubReaderDone
 		b.failPublisher(kindWrite, err)
 	}
+}
+
+// due returns the time message seq is due: bursts of Config.Burst messages, due together,
+// at the rate of Config.Rate messages a second.
+func (b *broadcastRun) due(seq int64) int64 {
+	first := seq - seq%int64(b.cfg.Burst)
+	return b.start + int64(float64(first)*b.nsPerMsg)
 }
 
 // sleepUntil waits until the clock reaches t. It returns false if the run was interrupted
@@ -440,6 +452,9 @@ func (b *broadcastRun) result(measured int64, interrupted bool) *Result {
 	res.Room = b.room
 	res.Size = cfg.Size
 	res.Rate = cfg.Rate
+	if cfg.Burst > 1 {
+		res.Burst = cfg.Burst
+	}
 	res.Sent = b.publishedMeas
 	res.Late = b.late
 	for _, s := range b.subs {

@@ -43,6 +43,32 @@ func TestBenchBroadcast(t *testing.T) {
 	}
 }
 
+// TestBenchBroadcastBursts checks that messages published in bursts, at the same rate, all
+// arrive, and that the result says they came in bursts.
+func TestBenchBroadcastBursts(t *testing.T) {
+	base := startServer(t, unlimited())
+	const subs, rate, burst = 4, 200, 8
+	res, err := Broadcast(testContext(t), Config{URL: base, Subscribers: subs, Rate: rate, Burst: burst, Size: 100,
+		Warmup: 100 * time.Millisecond, Duration: 400 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkCounts(t, res, subs)
+	checkErrors(t, res, map[string]int64{})
+	// 25 bursts a second: 10 in the window, of 8 messages each.
+	if res.Sent%burst != 0 || res.Sent < 72 || res.Sent > 88 {
+		t.Errorf("published %d, want the 80 due after the warm-up, in bursts of %d", res.Sent, burst)
+	}
+	if res.Received != subs*res.Sent || res.Burst != burst {
+		t.Errorf("%d deliveries of %d messages to %d subscribers; burst %d", res.Received, res.Sent, subs, res.Burst)
+	}
+	var table strings.Builder
+	res.WriteTable(&table)
+	if !strings.Contains(table.String(), "msgs/s in bursts of 8") {
+		t.Errorf("the table does not say the messages came in bursts:\n%s", table.String())
+	}
+}
+
 // TestBenchBroadcastRateLimited checks that a publisher the server disconnects is counted as
 // an error, its messages not delivered as lost.
 func TestBenchBroadcastRateLimited(t *testing.T) {

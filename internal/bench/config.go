@@ -4,8 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net"
 	"net/url"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/duplex-ws/duplex/ws"
@@ -68,6 +70,11 @@ type Config struct {
 	// means 40), handshakes a second (Connect, which without it opens connections as fast
 	// as it can, up to MaxDialing at once).
 	Rate float64
+	// Burst, for Broadcast, publishes the messages in bursts of Burst, each burst's
+	// messages due at once and written together, Rate still being the messages a second:
+	// a room where messages come in bunches, whose deliveries a server may write together.
+	// Zero means 1.
+	Burst int
 
 	// Hold is how long Connect keeps its connections open, idle, once all are open.
 	Hold time.Duration
@@ -88,6 +95,11 @@ type Config struct {
 	// limit, for benchmarks, stops each Echo connection after that many messages; zero
 	// means no limit.
 	limit int64
+	// noEventLoop, for tests, serves every closed-loop Echo connection with a goroutine of
+	// its own, as where there are no event loops.
+	noEventLoop bool
+	// dialControl, for tests, is the net.Dialer's Control of every connection.
+	dialControl func(network, address string, c syscall.RawConn) error
 }
 
 // Limits and defaults of a Config.
@@ -150,8 +162,8 @@ func (c Config) withDefaults(mode string) (Config, error) {
 		return c, fmt.Errorf("bench: %q is not a ws://, wss:// or tcp:// URL", c.URL)
 	case u.Scheme == "tcp" && c.Compress:
 		return c, errors.New("bench: tcp:// has no compression")
-	case c.Connections < 0 || c.Subscribers < 0 || c.Size < 0 || c.Pipeline < 0:
-		return c, errors.New("bench: Connections, Subscribers, Size and Pipeline must not be negative")
+	case c.Connections < 0 || c.Subscribers < 0 || c.Size < 0 || c.Pipeline < 0 || c.Burst < 0:
+		return c, errors.New("bench: Connections, Subscribers, Size, Pipeline and Burst must not be negative")
 	case c.Duration < 0 || c.Warmup < 0 || c.Drain < 0 || c.Hold < 0 || c.DialTimeout < 0:
 		return c, errors.New("bench: durations must not be negative")
 	case c.Rate < 0 || math.IsNaN(c.Rate) || math.IsInf(c.Rate, 0):
@@ -211,6 +223,9 @@ func (c Config) withDefaults(mode string) (Config, error) {
 		if c.Rate == 0 {
 			c.Rate = defaultRateBroad
 		}
+		if c.Burst == 0 {
+			c.Burst = 1
+		}
 	}
 	return c, nil
 }
@@ -260,6 +275,9 @@ func (c *Config) dialOptions(subprotocols ...string) *ws.DialOptions {
 	}
 	if c.Compress {
 		o.Compression = ws.CompressionOptions{Mode: ws.CompressionNoContextTakeover, Threshold: -1}
+	}
+	if c.dialControl != nil {
+		o.NetDialContext = (&net.Dialer{Control: c.dialControl}).DialContext
 	}
 	return o
 }

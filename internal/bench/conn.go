@@ -33,6 +33,11 @@ type conn interface {
 	close()
 	// closeNow closes at once.
 	closeNow()
+	// direct returns the wire under the connection if an event loop may send and receive
+	// the messages on it by itself (loop_linux.go): its bytes are the messages' frames, not
+	// compressed, encrypted nor tunnelled, and nothing received is buffered above it.
+	// Otherwise it returns nil.
+	direct() *wire
 }
 
 // wsConn is a WebSocket connection that sends messages of one type.
@@ -40,6 +45,9 @@ type wsConn struct {
 	c    *ws.Conn
 	typ  ws.MessageType
 	wire *wire // under c
+	// plain is set when c's frames go through the wire as they are: ws://, dialled straight
+	// to the server (no proxy), without compression.
+	plain bool
 }
 
 // Contexts are context.Background(): a cancellable one would cost an allocation a call.
@@ -53,8 +61,10 @@ func (w *wsConn) queue(p []byte) error {
 	return w.c.Write(context.Background(), w.typ, p)
 }
 
+// flush awaits the reply only when c has none of it buffered: the socket may have
+// nothing more to give.
 func (w *wsConn) flush(await bool) error {
-	if await {
+	if await && w.c.Buffered() == 0 {
 		return w.wire.flushAwait()
 	}
 	return w.wire.flush()
@@ -66,6 +76,13 @@ func (w *wsConn) receive(dst []byte) (ws.MessageType, []byte, error) {
 
 func (w *wsConn) close()    { w.c.Close(ws.StatusNormalClosure, "") }
 func (w *wsConn) closeNow() { w.c.CloseNow() }
+
+func (w *wsConn) direct() *wire {
+	if !w.plain || w.c.Buffered() != 0 {
+		return nil
+	}
+	return w.wire
+}
 
 // The rawtcp protocol: after connecting, the client sends one byte, tcpEcho or
 // tcpBroadcast; from then on each message, both ways, is a 4-byte big-endian length and
@@ -134,7 +151,7 @@ func (t *tcpConn) queue(p []byte) error {
 }
 
 func (t *tcpConn) flush(await bool) error {
-	if await {
+	if await && t.br.Buffered() == 0 {
 		return t.c.flushAwait()
 	}
 	return t.c.flush()
@@ -163,10 +180,16 @@ func (t *tcpConn) receive(dst []byte) (ws.MessageType, []byte, error) {
 func (t *tcpConn) close()    { t.c.Close() }
 func (t *tcpConn) closeNow() { t.c.Close() }
 
+func (t *tcpConn) direct() *wire {
+	if t.br.Buffered() != 0 {
+		return nil
+	}
+	return t.c
+}
+
 // dialTCP connects to the rawtcp server at addr and chooses mode, tcpEcho or
 // tcpBroadcast.
-func dialTCP(ctx context.Context, addr string, mode byte, limit int64) (*tcpConn, error) {
-	var d net.Dialer
+func dialTCP(ctx context.Context, d *net.Dialer, addr string, mode byte, limit int64) (*tcpConn, error) {
 	c, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return nil, err
@@ -181,18 +204,19 @@ func dialTCP(ctx context.Context, addr string, mode byte, limit int64) (*tcpConn
 
 // dialer opens a run's connections.
 type dialer struct {
-	tcp   bool
-	mode  byte            // tcp: tcpEcho or tcpBroadcast
-	limit int64           // tcp: the longest message expected
-	opts  *ws.DialOptions // WebSocket
-	typ   ws.MessageType  // WebSocket: of the messages sent
+	tcp    bool
+	mode   byte            // tcp: tcpEcho or tcpBroadcast
+	limit  int64           // tcp: the longest message expected
+	tcpNet net.Dialer      // tcp
+	opts   *ws.DialOptions // WebSocket
+	typ    ws.MessageType  // WebSocket: of the messages sent
 }
 
 // newDialer returns the dialer of a run of cfg, whose connections send messages of type
 // typ, or choose mode over rawtcp.
 func newDialer(cfg *Config, mode byte, typ ws.MessageType, subprotocols ...string) dialer {
 	if cfg.tcp() {
-		return dialer{tcp: true, mode: mode, limit: 2*int64(cfg.Size) + 1<<10}
+		return dialer{tcp: true, mode: mode, limit: 2*int64(cfg.Size) + 1<<10, tcpNet: net.Dialer{Control: cfg.dialControl}}
 	}
 	return dialer{opts: cfg.dialOptions(subprotocols...), typ: typ}
 }
@@ -204,15 +228,25 @@ func (d *dialer) dial(ctx context.Context, rawURL string) (conn, error) {
 		if err != nil {
 			return nil, err
 		}
-		c, err := dialTCP(ctx, u.Host, d.mode, d.limit)
+		c, err := dialTCP(ctx, &d.tcpNet, u.Host, d.mode, d.limit)
 		if err != nil {
 			return nil, err
 		}
 		return c, nil
 	}
 	// The connection's TCP connection is a wire, which ws.Dial, given this dialling
-	// function, wraps (in TLS for wss).
+	// function, wraps (in TLS for wss). Dialled to the URL's own address, it is not a
+	// proxy's.
 	var w *wire
+	var straight bool
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return nil, err
+	}
+	target := u.Host
+	if u.Port() == "" {
+		target = net.JoinHostPort(u.Hostname(), "80") // ws://'s: wss:// is never plain
+	}
 	opts := *d.opts
 	opts.NetDialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
 		netDial := d.opts.NetDialContext
@@ -224,7 +258,7 @@ func (d *dialer) dial(ctx context.Context, rawURL string) (conn, error) {
 		if err != nil {
 			return nil, err
 		}
-		w = newWire(c)
+		w, straight = newWire(c), addr == target
 		return w, nil
 	}
 	c, resp, err := ws.Dial(ctx, rawURL, &opts)
@@ -234,5 +268,6 @@ func (d *dialer) dial(ctx context.Context, rawURL string) (conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &wsConn{c: c, typ: d.typ, wire: w}, nil
+	plain := u.Scheme == "ws" && straight && opts.Compression.Mode == ws.CompressionDisabled
+	return &wsConn{c: c, typ: d.typ, wire: w, plain: plain}, nil
 }

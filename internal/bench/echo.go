@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -58,7 +59,7 @@ func Echo(ctx context.Context, cfg Config) (*Result, error) {
 	if ctx.Err() != nil {
 		e.end.Store(e.start)
 	}
-	done := goAll(len(e.conns), func(i int) { e.conns[i].serve() })
+	done := e.serveAll()
 
 	cpu := &r.cpu
 	w := waitTime
@@ -106,6 +107,8 @@ type echoRun struct {
 	end                 atomic.Int64
 
 	nsPerMsg float64 // on a schedule: nanoseconds between two messages, over all connections
+
+	loops eventLoops // serving closed-loop connections, where they can (loop_linux.go)
 }
 
 // writerDone is added to echoConn.state once the writer has stopped.
@@ -134,6 +137,7 @@ type echoConn struct {
 	stopped  atomic.Bool  // the run closes the connection: errors are no longer counted
 	failed   atomic.Bool  // an error ended the connection
 	received atomic.Int64 // replies, warm-up included, for progress
+	looped   bool         // an event loop served it (for a while at least)
 
 	// The writer's.
 	sent, sentMeasured, late int64
@@ -184,43 +188,71 @@ here between both life being under never day same another know while last might 
 old year off come since against go came right used take three messages socket frames server
 client latency deflate window buffer handshake payload broadcast subscriber publisher`
 
+// loopMaxSize is the largest message an event loop sends (loop_linux.go): the wire holds
+// it whole, with its header.
+const loopMaxSize = tcpCopyMax
+
+// serveAll runs every connection, and returns a channel closed once all have stopped,
+// and every goroutine they started has ended. Closed-loop connections are served by event
+// loops where they can be, the others by goroutines of their own.
+func (e *echoRun) serveAll() <-chan struct{} {
+	var wg sync.WaitGroup
+	rest := e.conns
+	if !e.split() {
+		rest = e.startLoops(&wg)
+	}
+	for _, ec := range rest {
+		wg.Go(ec.serve)
+	}
+	done := make(chan struct{})
+	go func() {
+		wg.Wait()
+		close(done)
+	}()
+	return done
+}
+
 // serve runs the connection until the run stops it or it fails.
 func (ec *echoConn) serve() {
 	defer ec.echo.open.Add(-1)
 	if !ec.echo.split() {
-		ec.closedLoop()
+		ec.closedLoop(false, 0)
 		return
 	}
 	go ec.reader()
 	ec.writer()
 }
 
-// closedLoop writes a message, reads its reply, and again.
-func (ec *echoConn) closedLoop() {
+// closedLoop writes a message, reads its reply, and again. With inFlight, it first reads
+// the reply to the message already sent at t0: an event loop hands connections over so.
+func (ec *echoConn) closedLoop(inFlight bool, t0 int64) {
 	e := ec.echo
 	for {
-		t0 := e.clock.now()
-		if t0 >= e.end.Load() || e.cfg.limit > 0 && ec.sent >= e.cfg.limit {
-			break
+		if !inFlight {
+			t0 = e.clock.now()
+			if ec.done(t0) {
+				break
+			}
+			// Written, then waiting for the reply to be readable, without a read that finds
+			// nothing first (wire).
+			err := ec.c.queue(e.payload)
+			if err == nil {
+				err = ec.c.flush(true)
+			}
+			if err != nil {
+				ec.fail(kindWrite, err)
+				break
+			}
+			ec.countSent(t0)
 		}
-		// Written, then waiting for the reply to be readable, without a read that finds
-		// nothing first (wire).
-		err := ec.c.queue(e.payload)
-		if err == nil {
-			err = ec.c.flush(true)
-		}
-		if err != nil {
-			ec.fail(kindWrite, err)
-			break
-		}
-		ec.countSent(t0)
+		inFlight = false
 		typ, msg, err := ec.c.receive(ec.buf[:0])
 		if err != nil {
 			ec.fail(kindRead, err)
 			break
 		}
 		ec.buf = msg
-		if !ec.reply(typ, msg, t0) {
+		if !ec.reply(typ, msg, t0, e.clock.now()) {
 			break
 		}
 	}
@@ -345,7 +377,7 @@ func (ec *echoConn) reader() {
 		}
 		t0 := ec.slots[ec.recvSeq%n].Load()
 		ec.recvSeq++
-		if !ec.reply(typ, msg, t0) {
+		if !ec.reply(typ, msg, t0, ec.echo.clock.now()) {
 			ec.c.closeNow()
 			return
 		}
@@ -386,6 +418,13 @@ func (ec *echoConn) sleepUntil(t int64, timer *time.Timer) bool {
 	}
 }
 
+// done reports whether a closed loop sends no more messages, at now: sending has ended,
+// or (in a benchmark) the connection has sent its limit.
+func (ec *echoConn) done(now int64) bool {
+	e := ec.echo
+	return now >= e.end.Load() || e.cfg.limit > 0 && ec.sent >= e.cfg.limit
+}
+
 // countSent counts a message sent, with its send time t0.
 func (ec *echoConn) countSent(t0 int64) {
 	ec.sent++
@@ -394,11 +433,10 @@ func (ec *echoConn) countSent(t0 int64) {
 	}
 }
 
-// reply checks and records the reply to the message sent at t0. It returns false, having
-// counted the error, for a reply that is not the message sent.
-func (ec *echoConn) reply(typ ws.MessageType, msg []byte, t0 int64) bool {
+// reply checks and records the reply to the message sent at t0, received at now. It
+// returns false, having counted the error, for a reply that is not the message sent.
+func (ec *echoConn) reply(typ ws.MessageType, msg []byte, t0, now int64) bool {
 	e := ec.echo
-	now := e.clock.now()
 	if typ != e.typ || len(msg) != len(e.payload) {
 		ec.fail(kindMismatch, fmt.Errorf("bench: sent a %v message of %d bytes, received a %v message of %d", e.typ, len(e.payload), typ, len(msg)))
 		return false
@@ -441,12 +479,14 @@ func (e *echoRun) allFailed() bool {
 }
 
 // closeAll closes every connection at once, at the end of the drain: the replies still
-// missing are in flight, not lost.
+// missing are in flight, not lost. Then it wakes the event loops, which a closed
+// connection does not, to let go of theirs.
 func (e *echoRun) closeAll() {
 	for _, ec := range e.conns {
 		ec.stopped.Store(true)
 		ec.c.closeNow()
 	}
+	e.loops.wake()
 }
 
 // interrupt stops the run at once.
@@ -467,6 +507,9 @@ func (e *echoRun) result(measured int64, interrupted bool) *Result {
 	res.Rate = cfg.Rate
 	res.Connected = int64(len(e.conns))
 	for _, ec := range e.conns {
+		if ec.looped {
+			res.looped++
+		}
 		res.Sent += ec.sentMeasured
 		res.Received += ec.recvMeasured
 		res.Late += ec.late

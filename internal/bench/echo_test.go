@@ -72,8 +72,9 @@ func checkErrors(t *testing.T, res *Result, want map[string]int64) {
 }
 
 // TestBenchEcho runs the loops against duplex serve's echo: a closed loop with one message in
-// flight (one goroutine per connection), a pipeline (a writer and a reader), with
-// compression and binary messages, and checks that every count adds up.
+// flight (an event loop on Linux, a goroutine per connection elsewhere), a pipeline (a
+// writer and a reader), with compression and binary messages, and checks that every count
+// adds up.
 func TestBenchEcho(t *testing.T) {
 	base := startServer(t, unlimited())
 	for _, tc := range []struct {
@@ -95,6 +96,7 @@ func TestBenchEcho(t *testing.T) {
 			}
 			checkCounts(t, res, 1)
 			checkErrors(t, res, map[string]int64{})
+			checkLooped(t, res, cfg)
 			if res.URL != base+"/ws/echo" || res.Connected != int64(cfg.Connections) || res.Received == 0 {
 				t.Errorf("%s: %d of %d connections, %d replies", res.URL, res.Connected, cfg.Connections, res.Received)
 			}
@@ -267,25 +269,30 @@ func TestBenchEchoErrors(t *testing.T) {
 }
 
 // TestBenchEchoInterrupted checks that a run whose context ends stops at once, with the
-// measurements so far.
+// measurements so far: with a writer and a reader per connection, and in a closed loop
+// (an event loop, on Linux, which the run wakes to let go of its connections).
 func TestBenchEchoInterrupted(t *testing.T) {
 	base := startServer(t, unlimited())
-	ctx, cancel := context.WithCancel(testContext(t))
-	var once sync.Once
-	res, err := Echo(ctx, Config{URL: base, Connections: 2, Pipeline: 4, Duration: time.Hour, ProgressInterval: 10 * time.Millisecond,
-		Progress: func(p Progress) {
-			if p.Phase == "measuring" && p.Messages > 100 {
-				once.Do(cancel)
+	for _, pipeline := range []int{4, 1} {
+		t.Run(fmt.Sprint("pipeline=", pipeline), func(t *testing.T) {
+			ctx, cancel := context.WithCancel(testContext(t))
+			var once sync.Once
+			res, err := Echo(ctx, Config{URL: base, Connections: 2, Pipeline: pipeline, Duration: time.Hour, ProgressInterval: 10 * time.Millisecond,
+				Progress: func(p Progress) {
+					if p.Phase == "measuring" && p.Messages > 100 {
+						once.Do(cancel)
+					}
+				}})
+			if err != nil {
+				t.Fatal(err)
 			}
-		}})
-	if err != nil {
-		t.Fatal(err)
+			if !res.Interrupted || res.Received == 0 || res.Duration <= 0 || res.Duration > 10 {
+				t.Errorf("interrupted %v after %vs with %d replies", res.Interrupted, res.Duration, res.Received)
+			}
+			checkCounts(t, res, 1)
+			checkErrors(t, res, map[string]int64{})
+		})
 	}
-	if !res.Interrupted || res.Received == 0 || res.Duration <= 0 || res.Duration > 10 {
-		t.Errorf("interrupted %v after %vs with %d replies", res.Interrupted, res.Duration, res.Received)
-	}
-	checkCounts(t, res, 1)
-	checkErrors(t, res, map[string]int64{})
 }
 
 // TestBenchProgress checks the progress reports: phases in order, counts that only grow.

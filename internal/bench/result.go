@@ -27,6 +27,7 @@ type Result struct {
 	Compress    bool    `json:"compress,omitempty"`    //
 	Pipeline    int     `json:"pipeline,omitempty"`    // echo: messages in flight per connection, at most
 	Rate        float64 `json:"rate,omitempty"`        // per second; zero for a closed loop
+	Burst       int     `json:"burst,omitempty"`       // broadcast: messages published together, if more than 1
 	Warmup      float64 `json:"warmup_s"`              // seconds
 	Hold        float64 `json:"hold_s,omitempty"`      // connect: seconds
 
@@ -83,6 +84,8 @@ type Result struct {
 
 	// Errors counts the errors by kind, most frequent first.
 	Errors []ErrorCount `json:"errors"`
+
+	looped int64 // echo: connections an event loop served, for tests
 }
 
 // newResult returns a Result with the fields every run fills from its configuration.
@@ -195,11 +198,11 @@ func (res *Result) describe() string {
 	case "broadcast":
 		if res.Protocol == ProtocolRelay {
 			fmt.Fprintf(&b, "  1 publisher, %s (%d joined) of a relay\n", plural(res.Subscribers, "subscriber"), res.Connected)
-			fmt.Fprintf(&b, "  %d-byte binary messages at %s msgs/s%s\n", res.Size, rate(res.Rate), compress)
+			fmt.Fprintf(&b, "  %d-byte binary messages at %s msgs/s%s%s\n", res.Size, rate(res.Rate), bursts(res.Burst), compress)
 			break
 		}
 		fmt.Fprintf(&b, "  1 publisher, %s (%d joined) in room %s\n", plural(res.Subscribers, "subscriber"), res.Connected, res.Room)
-		fmt.Fprintf(&b, "  %d-byte texts at %s msgs/s%s\n", res.Size, rate(res.Rate), compress)
+		fmt.Fprintf(&b, "  %d-byte texts at %s msgs/s%s%s\n", res.Size, rate(res.Rate), bursts(res.Burst), compress)
 	default:
 		kind := "text"
 		if res.Binary {
@@ -289,4 +292,12 @@ func micros(us float64) string {
 		return strconv.FormatFloat(us/1e3, 'f', 0, 64) + "ms"
 	}
 	return strconv.FormatFloat(us/1e6, 'f', 2, 64) + "s"
+}
+
+// bursts describes a broadcast's bursts, if its messages came in bursts.
+func bursts(n int) string {
+	if n <= 1 {
+		return ""
+	}
+	return fmt.Sprintf(" in bursts of %d", n)
 }

@@ -145,18 +145,3 @@ func (r *runner) dial(url string) (conn, error) {
 	r.open.Add(1)
 	return c, nil
 }
-
-// goAll runs f for each index in [0, n) on goroutines of its own, and returns a channel
-// closed once they have all returned.
-func goAll(n int, f func(i int)) <-chan struct{} {
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Go(func() { f(i) })
-	}
-	done := make(chan struct{})
-	go func() {
-		wg.Wait()
-		close(done)
-	}()
-	return done
-}

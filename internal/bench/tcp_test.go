@@ -31,6 +31,7 @@ func TestBenchTCPEcho(t *testing.T) {
 			}
 			checkCounts(t, res, 1)
 			checkErrors(t, res, map[string]int64{})
+			checkLooped(t, res, cfg)
 			if res.URL != url || res.Connected != int64(cfg.Connections) || res.Received == 0 || !res.Binary {
 				t.Errorf("%s: %d of %d connections, %d replies, binary %v", res.URL, res.Connected, cfg.Connections, res.Received, res.Binary)
 			}

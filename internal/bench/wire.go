@@ -25,6 +25,9 @@ const wireMax = 64<<10 + 64
 //
 // Writes are serialised by a mutex, so that a write of the library (a pong, a close) from
 // another goroutine goes out whole, before or within the held bytes.
+//
+// An event loop (loop_linux.go) reads and writes the socket itself, and hands the
+// connection back with the bytes it read but did not take, which reads then return first.
 type wire struct {
 	net.Conn
 	raw rawConn // where waiting for the reply is possible: a TCP connection on Unix
@@ -32,12 +35,24 @@ type wire struct {
 	mu      sync.Mutex
 	holding bool
 	out     []byte // the bytes held
+
+	unread []byte // bytes an event loop read, for the reads that follow; the reader's
 }
 
 func newWire(c net.Conn) *wire {
 	w := &wire{Conn: c}
 	w.raw.init(c)
 	return w
+}
+
+// Read reads what an event loop left unread first, then the connection.
+func (w *wire) Read(p []byte) (int, error) {
+	if len(w.unread) > 0 {
+		n := copy(p, w.unread)
+		w.unread = w.unread[n:]
+		return n, nil
+	}
+	return w.Conn.Read(p)
 }
 
 // Write writes p, or holds it until flush while the wire holds writes and p fits.
@@ -70,13 +85,17 @@ func (w *wire) flush() error {
 }
 
 // flushAwait is flush, and then waits until the connection has bytes to read, or is
-// closed, without reading them. Only the goroutine that reads the connection may call it.
+// closed, without reading them; with bytes left unread, a read can go ahead, and it does
+// not wait. Only the goroutine that reads the connection may call it.
 func (w *wire) flushAwait() error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.holding = false
 	if len(w.out) == 0 {
 		return nil
+	}
+	if len(w.unread) > 0 {
+		return w.writeOut()
 	}
 	n, err := w.raw.writeAwait(w.out)
 	if n == len(w.out) || err != nil {

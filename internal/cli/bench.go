@@ -27,6 +27,7 @@ type benchOptions struct {
 	warmup      time.Duration
 	pipeline    int
 	rate        float64
+	burst       int
 	hold        time.Duration
 	dialTimeout time.Duration
 	compress    bool
@@ -107,6 +108,7 @@ chat for a URL whose path is /ws/chat (or none), relay for any other, and for tc
 				f.intVar(&o.subscribers, "subscribers", 10, "join `n` subscribers to the room")
 				f.alias("subscribers", "n")
 				f.float64Var(&o.rate, "rate", 40, "publish `n` messages a second, on a schedule (duplex serve closes a connection that sends over 50 a second unless run with --rate-limit 0)")
+				f.intVar(&o.burst, "burst", 1, "publish the messages in bursts of `n`, due together and written together, at --rate messages a second in all")
 				o.size = 64
 				f.value(sizeValue{&o.size}, "size", fmt.Sprintf("publish messages of `size` bytes: chat texts of %d to %d, relay messages of %d or more", bench.MinBroadcastSize, bench.MaxBroadcastSize, bench.MinRelaySize))
 				f.alias("size", "s")
@@ -122,6 +124,8 @@ chat for a URL whose path is /ws/chat (or none), relay for any other, and for tc
 					return usageErrorf("--subscribers must be at least 1, not %d", o.subscribers)
 				case o.rate <= 0:
 					return usageErrorf("--rate must be positive, not %v", o.rate)
+				case o.burst < 1:
+					return usageErrorf("--burst must be at least 1, not %d", o.burst)
 				}
 				protocol, err := bench.BroadcastProtocol(o.rawURL, o.protocol)
 				if err != nil {
@@ -367,6 +371,7 @@ func (o *benchOptions) config() bench.Config {
 		Warmup:      o.warmup,
 		Pipeline:    o.pipeline,
 		Rate:        o.rate,
+		Burst:       o.burst,
 		Hold:        o.hold,
 		DialTimeout: o.dialTimeout,
 		Protocol:    o.protocol,

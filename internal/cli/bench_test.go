@@ -170,6 +170,7 @@ func TestBenchUsageErrors(t *testing.T) {
 		{nil, []string{"echo", "ws://a/", "--hold", "1s"}, "flag provided but not defined: -hold"},
 		{nil, []string{"broadcast", "ws://a/", "-n", "0"}, "--subscribers must be at least 1, not 0"},
 		{nil, []string{"broadcast", "ws://a/", "--rate", "0"}, "--rate must be positive, not 0"},
+		{nil, []string{"broadcast", "ws://a/", "--burst", "0"}, "--burst must be at least 1, not 0"},
 		{nil, []string{"broadcast", "ws://a/", "-s", "10"}, "--size must be 24 to 2000 bytes for chat, not 10"},
 		{nil, []string{"broadcast", "ws://a/", "-s", "3000"}, "--size must be 24 to 2000 bytes for chat, not 3000"},
 		{nil, []string{"broadcast", "ws://a/broadcast", "-s", "7"}, "--size must be 8 to 1073741824 bytes for relay, not 7"},
@@ -224,12 +225,12 @@ func TestBenchFlags(t *testing.T) {
 
 	broadcast, _ := lookupBenchMode("broadcast")
 	o, err = broadcast.parse([]string{"ws://h", "-n", "50", "--size", "100", "--warmup", "2s"}, lookupIn(nil))
-	want = bench.Config{URL: "ws://h", Subscribers: 50, Size: 100, Rate: 40, Duration: 10 * time.Second, Warmup: 2 * time.Second, DialTimeout: 10 * time.Second}
+	want = bench.Config{URL: "ws://h", Subscribers: 50, Size: 100, Rate: 40, Burst: 1, Duration: 10 * time.Second, Warmup: 2 * time.Second, DialTimeout: 10 * time.Second}
 	if got := o.config(); err != nil || !reflect.DeepEqual(got, want) {
 		t.Errorf("broadcast: %v, %+v, want %+v", err, got, want)
 	}
 	o, err = broadcast.parse([]string{"tcp://h:1", "-s", "8", "--server-pid", "42"}, lookupIn(map[string]string{"DUPLEX_BENCH_PROTOCOL": "relay"}))
-	want = bench.Config{URL: "tcp://h:1", Subscribers: 10, Size: 8, Rate: 40, Duration: 10 * time.Second, DialTimeout: 10 * time.Second, Protocol: "relay", ServerPID: 42}
+	want = bench.Config{URL: "tcp://h:1", Subscribers: 10, Size: 8, Rate: 40, Burst: 1, Duration: 10 * time.Second, DialTimeout: 10 * time.Second, Protocol: "relay", ServerPID: 42}
 	if got := o.config(); err != nil || !reflect.DeepEqual(got, want) {
 		t.Errorf("broadcast relay: %v, %+v, want %+v", err, got, want)
 	}
