@@ -144,6 +144,99 @@ func TestWritePreparedClient(t *testing.T) {
 	c.Close(ws.StatusNormalClosure, "")
 }
 
+// TestWritePreparedClientCompressed checks a client's prepared messages in every
+// compression mode and window size: compressed once and masked by each connection with a
+// key of its own (RFC 6455 §5.3), written and queued, each followed by an ordinary
+// message. The server must read every message intact, which, with context takeover, shows
+// the client's compression history kept in step with what the server decompressed.
+func TestWritePreparedClientCompressed(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	msgs := []string{
+		"",
+		"short",
+		strings.Repeat(`{"type":"message","room":"lobby","from":"ada","text":"hello"} `, 40),
+		strings.Repeat("κόσμε websocket ", 5000),
+	}
+	for _, mode := range []ws.CompressionMode{ws.CompressionDisabled, ws.CompressionNoContextTakeover, ws.CompressionContextTakeover} {
+		for _, bits := range []int{8, 15} {
+			t.Run(fmt.Sprintf("%v/w%d", mode, bits), func(t *testing.T) {
+				copts := ws.CompressionOptions{Mode: mode, ServerMaxWindowBits: bits, ClientMaxWindowBits: bits}
+				url, conns := preparedServerEcho(t, copts)
+				var clients []*ws.Conn
+				var read []chan string
+				for range 2 {
+					c, _, err := ws.Dial(ctx, url, &ws.DialOptions{Compression: copts})
+					if err != nil {
+						t.Fatal(err)
+					}
+					defer c.CloseNow()
+					clients = append(clients, c)
+					read = append(read, <-conns)
+				}
+				for _, m := range msgs {
+					pm, err := ws.NewPreparedMessage(ws.MessageText, []byte(m))
+					if err != nil {
+						t.Fatal(err)
+					}
+					for i, c := range clients {
+						if i == 0 {
+							err = c.WritePrepared(ctx, pm)
+						} else if err = c.QueuePrepared(ctx, pm); err == nil {
+							err = c.Flush(ctx)
+						}
+						if err != nil {
+							t.Fatal(err)
+						}
+						if err := c.Write(ctx, ws.MessageText, []byte(m+" again")); err != nil {
+							t.Fatal(err)
+						}
+					}
+					for i := range clients {
+						for _, want := range []string{m, m + " again"} {
+							if got := <-read[i]; got != want {
+								t.Fatalf("from client %d, the server read %d bytes, want %d", i, len(got), len(want))
+							}
+						}
+					}
+				}
+				for _, c := range clients {
+					c.Close(ws.StatusNormalClosure, "")
+				}
+			})
+		}
+	}
+}
+
+// preparedServerEcho accepts connections with the given compression options and, for
+// each, in the order they open, sends to conns a channel of what it reads: every text
+// message, or the error that ends its reads.
+func preparedServerEcho(t *testing.T, copts ws.CompressionOptions) (url string, conns <-chan chan string) {
+	t.Helper()
+	ch := make(chan chan string, 16)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := ws.Accept(w, r, &ws.AcceptOptions{Compression: copts})
+		if err != nil {
+			return
+		}
+		defer c.CloseNow()
+		got := make(chan string, 64)
+		ch <- got
+		for {
+			_, msg, err := c.Read(context.Background())
+			if err != nil {
+				if ws.CloseStatus(err) != ws.StatusNormalClosure {
+					got <- err.Error()
+				}
+				return
+			}
+			got <- string(msg)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL, ch
+}
+
 // BenchmarkBroadcast writes one 256-byte message to 100 server connections, prepared once
 // or written to each, with and without compression. The connections write to a sink.
 func BenchmarkBroadcast(b *testing.B) {

@@ -48,6 +48,10 @@ type wsConn struct {
 	// plain is set when c's frames go through the wire as they are: ws://, dialled straight
 	// to the server (no proxy), without compression.
 	plain bool
+	// prepared, when set, is the one message a run sends over and over (Echo's): it is
+	// compressed once, as a server's broadcast is, and each frame still masked with a key
+	// of its own.
+	prepared *ws.PreparedMessage
 }
 
 // Contexts are context.Background(): a cancellable one would cost an allocation a call.
@@ -58,6 +62,9 @@ func (w *wsConn) send(p []byte) error { return w.c.Write(context.Background(), w
 // the wire holds.
 func (w *wsConn) queue(p []byte) error {
 	w.wire.hold()
+	if pm := w.prepared; pm != nil && len(p) > 0 && len(p) == len(pm.Data()) && &p[0] == &pm.Data()[0] {
+		return w.c.WritePrepared(context.Background(), pm)
+	}
 	return w.c.Write(context.Background(), w.typ, p)
 }
 

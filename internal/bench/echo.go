@@ -28,6 +28,10 @@ func Echo(ctx context.Context, cfg Config) (*Result, error) {
 	if cfg.Binary {
 		e.typ = ws.MessageBinary
 	}
+	e.prepared, err = ws.NewPreparedMessage(e.typ, e.payload)
+	if err != nil {
+		return nil, err
+	}
 	r.dialer = newDialer(&cfg, tcpEcho, e.typ)
 
 	r.phase = "dialing"
@@ -95,11 +99,13 @@ func Echo(ctx context.Context, cfg Config) (*Result, error) {
 // echoRun is the state of an Echo run that its connections share.
 type echoRun struct {
 	*runner
-	payload []byte         // every message's, shared: Write does not modify it
-	typ     ws.MessageType // every message's
-	conns   []*echoConn    // the connections that opened
-	rec     *recorder      // the latencies
-	stop    chan struct{}  // closed when the run is interrupted
+	payload []byte // every message's, shared: Write does not modify it
+	// prepared is payload prepared, which compressed connections send (wsConn.prepared).
+	prepared *ws.PreparedMessage
+	typ      ws.MessageType // every message's
+	conns    []*echoConn    // the connections that opened
+	rec      *recorder      // the latencies
+	stop     chan struct{}  // closed when the run is interrupted
 
 	// Times on the run's clock: sending starts, measuring starts (messages sent from then
 	// on are measured), and sending ends (no message is sent from then on).
@@ -147,6 +153,9 @@ type echoConn struct {
 
 func (e *echoRun) newConn(c conn) *echoConn {
 	ec := &echoConn{echo: e, c: c, buf: make([]byte, 0, len(e.payload))}
+	if w, ok := c.(*wsConn); ok && e.cfg.Compress {
+		w.prepared = e.prepared
+	}
 	if e.split() {
 		n := e.cfg.Pipeline
 		ec.slots = make([]atomic.Int64, n)
