@@ -260,7 +260,7 @@ func (c *Conn) readRaw(p []byte) (int, error) {
 		}
 		var err error
 		for n == 0 {
-			if n, err = c.nc.Read(p); n == 0 && err != nil {
+			if n, err = c.nc.Read(p); n == 0 && err != nil && !c.lingerExpired(err) {
 				return 0, c.readFailed(err)
 			}
 		}
@@ -432,16 +432,23 @@ func (c *Conn) fill() error {
 	}
 	for {
 		err := c.fillOnce()
-		if err == nil || c.lingerD == 0 || !errors.Is(err, os.ErrDeadlineExceeded) || c.cause() != nil {
-			return err
-		}
-		// The deadline WaitReadable left, not this read's: cleared, and the read tried
-		// again, unless the read's context has just ended, which set the deadline too.
-		c.lingerD = 0
-		if !c.readWatch.clearDeadline() {
+		if err == nil || !c.lingerExpired(err) {
 			return err
 		}
 	}
+}
+
+// lingerExpired reports whether err, from a read that waited for the network, is the
+// deadline that WaitReadable left set rather than the read's own; it then clears it, for
+// the read to go on. Every read that waits must ask: a busy connection's reads run under
+// that deadline, which is only renewed when a WaitReadable reaches it. (It is not the
+// read's when the read's context has just ended, which sets the deadline too.)
+func (c *Conn) lingerExpired(err error) bool {
+	if c.lingerD == 0 || !errors.Is(err, os.ErrDeadlineExceeded) || c.cause() != nil {
+		return false
+	}
+	c.lingerD = 0
+	return c.readWatch.clearDeadline()
 }
 
 // fillOnce is fill, once.

@@ -1,6 +1,7 @@
 package ws_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -383,6 +384,21 @@ func TestReadOutlastsWaitReadable(t *testing.T) {
 			}()
 			if _, msg, err := c.Read(ctx); err != nil || string(msg) != "after a silence" {
 				t.Fatalf("Read after a silence = %q, %v", msg, err)
+			}
+			// A message larger than the read buffer, whose payload is read straight
+			// into the destination rather than through the buffer.
+			big := bytes.Repeat([]byte("large "), 40<<10)
+			frame = p.frame(true, 0, 0x2, big)
+			p.write(frame[:1000])
+			if !c.WaitReadable(d) {
+				t.Fatal("WaitReadable = false with part of a frame sent")
+			}
+			go func() {
+				time.Sleep(4 * d)
+				p.write(frame[1000:])
+			}()
+			if _, msg, err := c.ReadAppend(ctx, make([]byte, 0, len(big))); err != nil || !bytes.Equal(msg, big) {
+				t.Fatalf("Read of %d bytes across the deadline = %d bytes, %v", len(big), len(msg), err)
 			}
 		})
 	}
