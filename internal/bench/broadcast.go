@@ -272,7 +272,14 @@ func (b *broadcastRun) publish() {
 	defer timer.Stop()
 	for seq := int64(0); ; seq++ {
 		due := b.due(seq)
-		if due >= b.end.Load() || !b.sleepUntil(due, timer) {
+		if end := b.end.Load(); due >= end {
+			// The end mark is the next message, due when that would have been (within
+			// half the drain): sent with the last one, it would end subscribers, and their
+			// leaving load the server, while the server still delivers the last one.
+			b.sleepUntil(min(due, end+int64(b.cfg.Drain)/2), timer)
+			break
+		}
+		if !b.sleepUntil(due, timer) {
 			break
 		}
 		if now := b.clock.now(); now-due > int64(LateAfter) && due >= b.measureStart {
