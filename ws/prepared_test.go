@@ -44,6 +44,15 @@ func preparedServer(t *testing.T, copts ws.CompressionOptions) (url string, conn
 	return srv.URL, ch
 }
 
+// preparedMessages are the messages the prepared-message tests send: empty, short, and
+// compressible at two sizes, one over the 64 KiB write buffer.
+var preparedMessages = []string{
+	"",
+	"short",
+	strings.Repeat(`{"type":"message","room":"lobby","from":"ada","text":"hello"} `, 40),
+	strings.Repeat("κόσμε websocket ", 5000),
+}
+
 // TestWritePrepared broadcasts prepared messages to subscribers in every compression mode
 // and window size, then writes an ordinary message: each subscriber must read every
 // message intact, which, with context takeover, shows the server's compression history
@@ -51,12 +60,6 @@ func preparedServer(t *testing.T, copts ws.CompressionOptions) (url string, conn
 func TestWritePrepared(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	msgs := []string{
-		"",
-		"short",
-		strings.Repeat(`{"type":"message","room":"lobby","from":"ada","text":"hello"} `, 40),
-		strings.Repeat("κόσμε websocket ", 5000),
-	}
 	for _, mode := range []ws.CompressionMode{ws.CompressionDisabled, ws.CompressionNoContextTakeover, ws.CompressionContextTakeover} {
 		for _, bits := range []int{8, 9, 15} {
 			t.Run(fmt.Sprintf("%v/w%d", mode, bits), func(t *testing.T) {
@@ -73,7 +76,7 @@ func TestWritePrepared(t *testing.T) {
 					clients = append(clients, c)
 					servers = append(servers, <-conns)
 				}
-				for _, m := range msgs {
+				for _, m := range preparedMessages {
 					pm, err := ws.NewPreparedMessage(ws.MessageText, []byte(m))
 					if err != nil {
 						t.Fatal(err)
@@ -152,12 +155,6 @@ func TestWritePreparedClient(t *testing.T) {
 func TestWritePreparedClientCompressed(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	msgs := []string{
-		"",
-		"short",
-		strings.Repeat(`{"type":"message","room":"lobby","from":"ada","text":"hello"} `, 40),
-		strings.Repeat("κόσμε websocket ", 5000),
-	}
 	for _, mode := range []ws.CompressionMode{ws.CompressionDisabled, ws.CompressionNoContextTakeover, ws.CompressionContextTakeover} {
 		for _, bits := range []int{8, 15} {
 			t.Run(fmt.Sprintf("%v/w%d", mode, bits), func(t *testing.T) {
@@ -174,7 +171,7 @@ func TestWritePreparedClientCompressed(t *testing.T) {
 					clients = append(clients, c)
 					read = append(read, <-conns)
 				}
-				for _, m := range msgs {
+				for _, m := range preparedMessages {
 					pm, err := ws.NewPreparedMessage(ws.MessageText, []byte(m))
 					if err != nil {
 						t.Fatal(err)

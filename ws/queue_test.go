@@ -897,8 +897,9 @@ func readMessageRaw(p *rawPeer) (op byte, compressed bool, payload []byte, err e
 	}
 }
 
-// TestQueueAllocs pins Queue and Flush at zero allocations once warmed up, as a server and
-// as a client, over net.Pipe and loopback TCP (as TestAllocsPerMessage does Write).
+// TestQueueAllocs pins Queue and Flush (and over TCP TryFlush, queued or not) at zero
+// allocations once warmed up, as a server and as a client, over net.Pipe and loopback
+// TCP (as TestAllocsPerMessage does Write).
 func TestQueueAllocs(t *testing.T) {
 	if raceEnabled {
 		t.Skip("allocations are not counted under the race detector (sync.Pool drops items)")
@@ -922,22 +923,52 @@ func TestQueueAllocs(t *testing.T) {
 					}()
 					ctx := context.Background()
 					msg := make([]byte, size)
+					flushes := []struct {
+						name  string
+						flush func() error
+					}{{"Flush", func() error { return c.Flush(ctx) }}}
+					if tr.name == "tcp" { // over a pipe, TryFlush sends nothing
+						// Once the first has made the connection's try writer; a peer
+						// that is behind is waited for, without allocating either.
+						flushes = append(flushes, struct {
+							name  string
+							flush func() error
+						}{"TryFlush", func() error {
+							sent, err := c.TryFlush()
+							if err == nil && !sent {
+								err = c.Flush(ctx)
+							}
+							return err
+						}})
+					}
 					const perFlush = 8
-					queue := func() {
-						for range perFlush {
-							if err := c.Queue(ctx, ws.MessageBinary, msg); err != nil {
+					for _, f := range flushes {
+						queue := func() {
+							for range perFlush {
+								if err := c.Queue(ctx, ws.MessageBinary, msg); err != nil {
+									t.Fatal(err)
+								}
+							}
+							if err := f.flush(); err != nil {
 								t.Fatal(err)
 							}
 						}
-						if err := c.Flush(ctx); err != nil {
-							t.Fatal(err)
+						for range allocRuns {
+							queue()
+						}
+						if n := testing.AllocsPerRun(allocRuns, queue); n != 0 {
+							t.Errorf("%d Queues of %d bytes and a %s allocate %v times; want 0", perFlush, size, f.name, n)
 						}
 					}
-					for range allocRuns {
-						queue()
-					}
-					if n := testing.AllocsPerRun(allocRuns, queue); n != 0 {
-						t.Errorf("%d Queues of %d bytes and a Flush allocate %v times; want 0", perFlush, size, n)
+					if tr.name == "tcp" {
+						empty := func() {
+							if sent, err := c.TryFlush(); !sent || err != nil {
+								t.Fatalf("TryFlush with nothing queued = %v, %v", sent, err)
+							}
+						}
+						if n := testing.AllocsPerRun(allocRuns, empty); n != 0 {
+							t.Errorf("TryFlush with nothing queued allocates %v times; want 0", n)
+						}
 					}
 				})
 			}
