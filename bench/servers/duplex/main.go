@@ -5,7 +5,7 @@
 //
 // It is written the way ws's documentation recommends for a server with many connections
 // (sections Memory and Writing): the handler returns once Accept has succeeded; a
-// connection's goroutine, once it has waited a second (WaitReadable) for a message in
+// connection's goroutine, once it has waited a second or two (WaitReadable) for a message in
 // vain, leaves the waiting to ws.Conn.WhenReadable, so an idle connection holds no
 // goroutine and no buffer; replies are queued with Queue, so that a burst of messages read
 // together is answered in one write; and a broadcast is written from the publisher's
