@@ -97,17 +97,23 @@ func TestAllocsPerMessage(t *testing.T) {
 // allocRuns is how many messages each pin averages over, after as many to warm up.
 const allocRuns = 100
 
-func testWriteAllocs(t *testing.T, pair func(*testing.T) (net.Conn, net.Conn), client bool, size int) {
+// discardingConn returns a Conn over one end of pair whose peer reads and discards
+// everything, both closed when the test ends.
+func discardingConn(t *testing.T, pair func(*testing.T) (net.Conn, net.Conn), client bool) *ws.Conn {
 	local, peer := pair(t)
 	c := ws.NewConnForTest(local, client, nil)
 	var wg sync.WaitGroup
 	wg.Go(func() { io.Copy(io.Discard, peer) })
-	defer func() {
+	t.Cleanup(func() {
 		c.CloseNow()
 		peer.Close()
 		wg.Wait()
-	}()
+	})
+	return c
+}
 
+func testWriteAllocs(t *testing.T, pair func(*testing.T) (net.Conn, net.Conn), client bool, size int) {
+	c := discardingConn(t, pair, client)
 	ctx := context.Background()
 	msg := make([]byte, size)
 	write := func() {

@@ -524,6 +524,9 @@ func TestQueueClose(t *testing.T) {
 			if err := c.Queue(context.Background(), ws.MessageText, []byte("late")); err == nil {
 				t.Error("Queue after Close returned nil")
 			}
+			if _, err := c.TryFlush(); !errors.Is(err, net.ErrClosed) {
+				t.Errorf("TryFlush after Close = %v; want an error wrapping net.ErrClosed", err)
+			}
 		})
 	}
 }
@@ -912,15 +915,7 @@ func TestQueueAllocs(t *testing.T) {
 			}
 			for _, size := range []int{16, 1 << 10} {
 				t.Run(fmt.Sprintf("%s/%s/%d", tr.name, role, size), func(t *testing.T) {
-					local, peer := tr.pair(t)
-					c := ws.NewConnForTest(local, client, nil)
-					var wg sync.WaitGroup
-					wg.Go(func() { io.Copy(io.Discard, peer) })
-					defer func() {
-						c.CloseNow()
-						peer.Close()
-						wg.Wait()
-					}()
+					c := discardingConn(t, tr.pair, client)
 					ctx := context.Background()
 					msg := make([]byte, size)
 					flushes := []struct {

@@ -182,7 +182,6 @@ func (s *subscriber) catchUp() {
 		batch, s.backlog = s.backlog, batch[:0]
 		if err != nil || len(batch) == 0 {
 			s.behind = false
-			s.backlog = s.backlog[:0]
 			s.backlogFree.Broadcast()
 			s.mu.Unlock()
 			if err != nil {
