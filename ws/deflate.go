@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"math/bits"
+	"slices"
 	"sync"
 
 	"github.com/duplex-ws/duplex/internal/deflate"
@@ -100,11 +101,17 @@ var inflaterPool sync.Pool
 // an empty final block, so that the decompressor ends exactly at the message's end.
 var syncTail = [...]byte{0x00, 0x00, 0xff, 0xff, 0x01, 0x00, 0x00, 0xff, 0xff}
 
-// startInflate prepares to decompress the message that has just begun.
-func (c *Conn) startInflate() error {
+// beginInflate prepares to decompress the message that has just begun: a whole message
+// read at once goes to appendInflated, anything else to inflate.
+func (c *Conn) beginInflate() {
 	d := c.deflate
 	d.msgOut = 0
 	d.src = compressedSource{c: c}
+}
+
+// startInflate gives the message a streaming decompressor.
+func (c *Conn) startInflate() error {
+	d := c.deflate
 	var dict []byte
 	if d.params.readTakeover {
 		dict = d.dict
@@ -120,9 +127,15 @@ func (c *Conn) startInflate() error {
 	return nil
 }
 
-// inflate reads decompressed bytes of the open message into p.
+// inflate reads decompressed bytes of the open message into p, streaming: for a message
+// read with a Reader, or in several frames.
 func (c *Conn) inflate(p []byte) (int, error) {
 	d := c.deflate
+	if d.fr == nil {
+		if err := c.startInflate(); err != nil {
+			return 0, c.fail(protocolErrorf(StatusInternalError, "starting to decompress: %v", err))
+		}
+	}
 	n, err := d.fr.Read(p)
 	d.msgOut += int64(n)
 	if d.params.readTakeover && n > 0 {
@@ -149,6 +162,72 @@ func (c *Conn) inflate(p []byte) (int, error) {
 	}
 	return n, c.fail(protocolErrorf(StatusInvalidFramePayload, "invalid compressed data: %v", err))
 }
+
+// inflaters hold the decompressors of whole messages, which keep their code tables from one
+// message to the next.
+var inflaters = sync.Pool{New: func() any { return new(deflate.Inflater) }}
+
+// appendInflated appends the open message to dst, decompressed: a message of one frame,
+// not yet read. Its compressed payload is read whole first (into a buffer that grows as
+// bytes arrive, up to what the frame holds), then decoded in one pass, about twice as fast
+// as streaming it through compress/flate. The read limit applies to the decompressed size,
+// which the decoder stops at.
+func (c *Conn) appendInflated(dst []byte) ([]byte, error) {
+	d := c.deflate
+	buf := getBuffer(int(min(c.frameLeft, maxBufferSize)) + len(syncTail))
+	defer putBuffer(buf)
+	src := (*buf)[:0]
+	for {
+		if len(src) == cap(src) {
+			grow := int64(max(len(src), c.w-c.r, 512))
+			src = slices.Grow(src, int(min(grow, c.frameLeft+int64(len(syncTail)))))
+		}
+		n, err := c.readRaw(src[len(src):cap(src)])
+		src = src[:len(src)+n]
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return dst, err
+		}
+	}
+	src = append(src, syncTail[:]...)
+
+	var dict []byte
+	if d.params.readTakeover {
+		dict = d.dict
+	}
+	limit := c.readLimit.Load()
+	if limit < 0 || limit > int64(maxInt) {
+		limit = -1
+	}
+	inf := inflaters.Get().(*deflate.Inflater)
+	start := len(dst)
+	dst, err := inf.Inflate(dst, src, dict, int(limit))
+	inflaters.Put(inf)
+	switch {
+	case err == deflate.ErrTooLarge:
+		return dst[:start], c.fail(protocolErrorf(StatusMessageTooBig, "message exceeds the read limit of %d bytes once decompressed", limit))
+	case err != nil:
+		return dst[:start], c.fail(protocolErrorf(StatusInvalidFramePayload, "invalid compressed data: %v", err))
+	}
+	msg := dst[start:]
+	if c.msgType == MessageText {
+		if !c.text.write(msg) {
+			return dst[:start], c.fail(protocolErrorf(StatusInvalidFramePayload, "invalid UTF-8 in text message"))
+		}
+		if !c.text.complete() {
+			return dst[:start], c.fail(protocolErrorf(StatusInvalidFramePayload, "text message ends inside a UTF-8 sequence"))
+		}
+	}
+	if d.params.readTakeover {
+		d.remember(msg)
+	}
+	c.msgOpen = false
+	return dst, nil
+}
+
+const maxInt = int(^uint(0) >> 1)
 
 // endInflate returns the decompressor to its pool.
 func (c *Conn) endInflate() {

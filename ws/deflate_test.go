@@ -572,9 +572,12 @@ func (c *countingConn) Write(p []byte) (int, error) {
 }
 
 // TestDeflateBomb sends 64 MiB of zeros compressed into about 64 KiB to a Conn with a
-// 1 MiB read limit: Read and Reader fail with 1009, having decompressed at most the limit
+// 1 MiB read limit: Read and Reader fail with 1009, having delivered no more than the
+// limit. Reader, which streams a message in frames, has also decompressed at most the limit
 // and one decompressor window (32 KiB) more, measured by the compressed bytes the Conn had
-// read when it failed (less what its read buffer may hold unused).
+// read when it failed (less what its read buffer may hold unused). Read takes a message of
+// one frame whole: it reads the compressed payload, within the read limit as every payload
+// is, and its decoder stops at the limit (internal/deflate's TestInflateLimit).
 func TestDeflateBomb(t *testing.T) {
 	const limit = 1 << 20
 	bomb, size := deflateBomb()
@@ -633,11 +636,13 @@ func TestDeflateBomb(t *testing.T) {
 					if res.got > limit {
 						t.Errorf("%d bytes delivered past the limit of %d", res.got, limit)
 					}
+					if !reader {
+						<-sent
+						return
+					}
 					// What the compressed bytes read decompress to bounds the work done.
 					consumed := int(cc.readBeforeWrite.Load()) - 14 // less a header
-					if reader {
-						consumed -= 14 * (consumed / 4096) // and a header per frame
-					}
+					consumed -= 14 * (consumed / 4096)              // and a header per frame
 					if rm == readWhole {
 						consumed -= 512 // less a read buffer read ahead
 					}

@@ -50,6 +50,9 @@ func (c *Conn) ReadAppend(ctx context.Context, dst []byte) (MessageType, []byte,
 
 // appendPayload appends the rest of the open message to dst.
 func (c *Conn) appendPayload(dst []byte) ([]byte, error) {
+	if c.msgCompressed && c.frame.fin && c.msgSize == 0 && c.deflate.fr == nil {
+		return c.appendInflated(dst) // a compressed message in one frame, the usual kind
+	}
 	start := len(dst)
 	var err error
 	for {
@@ -343,9 +346,7 @@ func (c *Conn) nextFrame() error {
 		c.frame = h
 		c.frameLeft = h.length
 		if c.msgCompressed && h.opcode != opContinuation {
-			if err := c.startInflate(); err != nil {
-				return c.fail(protocolErrorf(StatusInternalError, "starting to decompress: %v", err))
-			}
+			c.beginInflate()
 		}
 		return nil
 	}
