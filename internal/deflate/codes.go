@@ -9,6 +9,13 @@ const endOfBlock = 256
 var (
 	fixedLitCode, fixedLitLen = fixedLitCodes()
 	fixedDistCode             = fixedDistCodes()
+	// The same, in the form writeTokens takes.
+	fixedDistCode32, fixedDistLen = func() (code [30]uint32, length [30]uint8) {
+		for d := range 30 {
+			code[d], length[d] = uint32(fixedDistCode[d]), 5
+		}
+		return code, length
+	}()
 )
 
 func fixedLitCodes() (code [288]uint32, length [288]uint8) {

@@ -5,7 +5,7 @@ import (
 	"slices"
 )
 
-// This file builds dynamic Huffman blocks (RFC 1951 §3.2.7) for the thorough levels: codes
+// This file builds dynamic Huffman blocks (RFC 1951 §3.2.7): codes
 // fitted to a chunk's own symbol frequencies, which shrink text well below what the fixed
 // codes give, at the cost of a header of 30 to 100 bytes per block.
 
@@ -157,11 +157,10 @@ type dynamicBlock struct {
 	scratch   huffScratch
 }
 
-// fit fits codes to tokens and computes the block's size.
-func (d *dynamicBlock) fit(tokens []token) {
+// count counts the symbols of tokens, for fixedBits and build.
+func (d *dynamicBlock) count(tokens []token) {
 	clear(d.litFreq[:])
 	clear(d.distFreq[:])
-	clear(d.clFreq[:])
 	for _, t := range tokens {
 		if t.length == 0 {
 			d.litFreq[t.value]++
@@ -170,6 +169,28 @@ func (d *dynamicBlock) fit(tokens []token) {
 		d.litFreq[257+lengthCode(int(t.length))]++
 		d.distFreq[distCode(int(t.value))]++
 	}
+}
+
+// fixedBits is the size of the counted symbols in a fixed-Huffman block, without its
+// header and end of block.
+func (d *dynamicBlock) fixedBits() int {
+	n := 0
+	for s, f := range d.litFreq[:endOfBlock] {
+		n += f * int(fixedLitLen[s])
+	}
+	for lc, f := range d.litFreq[endOfBlock+1:] {
+		n += f * (int(fixedLitLen[endOfBlock+1+lc]) + int(lengthExtra[lc]))
+	}
+	for dc, f := range d.distFreq {
+		n += f * (5 + int(distExtra[dc]))
+	}
+	return n
+}
+
+// build fits codes to the counted symbols and computes the block's size, header and end
+// of block included.
+func (d *dynamicBlock) build() {
+	clear(d.clFreq[:])
 	d.litFreq[endOfBlock] = 1
 	d.scratch.lengths(d.litFreq[:], maxCodeBits, d.litLen[:])
 	d.scratch.lengths(d.distFreq[:], maxCodeBits, d.distLen[:])
@@ -254,15 +275,16 @@ func (d *dynamicBlock) fit(tokens []token) {
 			i++
 		}
 	}
-	for _, t := range tokens {
-		if t.length == 0 {
-			n += int(d.litLen[t.value])
-			continue
-		}
-		lc := lengthCode(int(t.length))
-		dc := distCode(int(t.value))
-		n += int(d.litLen[257+lc]) + int(lengthExtra[lc]) + int(d.distLen[dc]) + int(distExtra[dc])
+	for s, f := range d.litFreq[:endOfBlock] {
+		n += f * int(d.litLen[s])
 	}
+	for lc, f := range d.litFreq[endOfBlock+1:] {
+		n += f * (int(d.litLen[endOfBlock+1+lc]) + int(lengthExtra[lc]))
+	}
+	for dc, f := range d.distFreq {
+		n += f * (int(d.distLen[dc]) + int(distExtra[dc]))
+	}
+	d.litFreq[endOfBlock] = 0 // for fixedBits, which counts no end of block
 	d.bits = n + int(d.litLen[endOfBlock])
 }
 
@@ -296,21 +318,7 @@ func (d *dynamicBlock) write(e *Encoder, dst []byte, tokens []token) []byte {
 			dst = bw.flushBytes(dst)
 		}
 	}
-	for _, t := range tokens {
-		if t.length == 0 {
-			bw.writeBits(d.litCodes[t.value], d.litLen[t.value])
-		} else {
-			lc := lengthCode(int(t.length))
-			bw.writeBits(d.litCodes[257+lc], d.litLen[257+lc])
-			bw.writeBits(uint32(int(t.length)-int(lengthBase[lc])), lengthExtra[lc])
-			dc := distCode(int(t.value))
-			bw.writeBits(d.distCodes[dc], d.distLen[dc])
-			bw.writeBits(uint32(int(t.value)-int(distBase[dc])), distExtra[dc])
-		}
-		if bw.n >= 32 {
-			dst = bw.flushBytes(dst)
-		}
-	}
+	dst = e.writeTokens(dst, tokens, d.litCodes[:], d.litLen[:], d.distCodes[:], d.distLen[:])
 	bw.writeBits(d.litCodes[endOfBlock], d.litLen[endOfBlock])
 	return bw.flushBytes(dst)
 }
