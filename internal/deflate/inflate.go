@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"math/bits"
+	"slices"
 )
 
 // This file is the decompressor: a whole DEFLATE stream (RFC 1951) held in memory,
@@ -73,8 +74,8 @@ func buildFixed() ([]uint32, []uint32) {
 	for i := range 32 {
 		lengths[288+i] = 5
 	}
-	lit, ok1 := buildTable(nil, lengths[:288], litRootBits, litEntry)
-	dist, ok2 := buildTable(nil, lengths[288:], distRootBits, distEntry)
+	lit, ok1 := buildTable(nil, lengths[:288], litRootBits, litEntries[:])
+	dist, ok2 := buildTable(nil, lengths[288:], distRootBits, distEntries[:])
 	if !ok1 || !ok2 {
 		panic("deflate: fixed tables")
 	}
@@ -106,29 +107,58 @@ func distEntry(sym int) uint32 {
 // clenEntry is the table entry of code length symbol sym: the symbol itself.
 func clenEntry(sym int) uint32 { return entryLiteral | uint32(sym)<<16 }
 
+// The entries of every symbol of each code, without their code lengths, for buildTable.
+var litEntries, distEntries, clenEntries = func() (lit [288]uint32, dist [32]uint32, clen [19]uint32) {
+	for s := range lit {
+		lit[s] = litEntry(s)
+	}
+	for s := range dist {
+		dist[s] = distEntry(s)
+	}
+	for s := range clen {
+		clen[s] = clenEntry(s)
+	}
+	return lit, dist, clen
+}()
+
 // buildTable builds, into t's storage, the two-level decoding table of the canonical
-// Huffman code with the given code lengths (RFC 1951 §3.2.2): a primary table indexed by
+// Huffman code with the given code lengths (RFC 1951 §3.2.2), whose symbols' entries
+// (without their code lengths) are entries: a primary table indexed by
 // the next rootBits bits of input, whose entries for longer codes link to second-level
 // tables. It reports false if the lengths are not a code: over-subscribed, or incomplete,
 // which RFC 1951 does not allow except, as zlib accepts, for one code of one bit, and for no
 // code at all (an empty distance code, for a block of literals). Bit sequences that no code
 // has decode to an entry of 0.
-func buildTable(t []uint32, lengths []uint8, rootBits uint, entry func(int) uint32) ([]uint32, bool) {
-	var count [16]int
-	maxLen := 0
-	for _, n := range lengths {
-		count[n]++
-		maxLen = max(maxLen, int(n))
+func buildTable(t []uint32, lengths []uint8, rootBits uint, entries []uint32) ([]uint32, bool) {
+	// Counted in four arrays, a length in four going to each, so that runs of one length
+	// do not wait on one counter's increments.
+	var counts [4][16]int
+	maxLen := uint8(0)
+	i := 0
+	for ; i+4 <= len(lengths); i += 4 {
+		l := lengths[i : i+4 : i+4]
+		counts[0][l[0]&15]++
+		counts[1][l[1]&15]++
+		counts[2][l[2]&15]++
+		counts[3][l[3]&15]++
+		maxLen = max(maxLen, l[0], l[1], l[2], l[3])
 	}
-	count[0] = 0
+	for ; i < len(lengths); i++ {
+		counts[0][lengths[i]&15]++
+		maxLen = max(maxLen, lengths[i])
+	}
+	var count [16]int
+	for n := 1; n < 16; n++ {
+		count[n] = counts[0][n] + counts[1][n] + counts[2][n] + counts[3][n]
+	}
 	var next [16]int
 	code := 0
-	for n := 1; n <= maxLen; n++ {
+	for n := 1; n <= int(maxLen); n++ {
 		code <<= 1
 		next[n] = code
 		code += count[n]
 	}
-	if maxLen > 0 && code != 1<<maxLen && !(code == 1 && maxLen == 1) {
+	if maxLen > 0 && code != 1<<maxLen && !(code == 1 && maxLen == 1) || maxLen > 15 {
 		return t, false
 	}
 	root := 1 << rootBits
@@ -136,7 +166,7 @@ func buildTable(t []uint32, lengths []uint8, rootBits uint, entry func(int) uint
 	// Codes longer than the root need second-level tables, one per root prefix, as wide as
 	// the longest code with that prefix. Their sizes come first; codes are assigned in
 	// canonical order, so a prefix's codes are consecutive and the longest come last.
-	if maxLen > int(rootBits) {
+	if int(maxLen) > int(rootBits) {
 		c := next
 		for _, n := range lengths {
 			if int(n) <= int(rootBits) {
@@ -164,7 +194,7 @@ func buildTable(t []uint32, lengths []uint8, rootBits uint, entry func(int) uint
 		}
 		rev := reverse(next[n], n)
 		next[n]++
-		e := entry(sym)
+		e := entries[sym]
 		if e != 0 {
 			e |= uint32(n)
 		}
@@ -321,7 +351,7 @@ func (f *Inflater) readCodes(d *decoder) error {
 		d.consume(3)
 	}
 	var ok bool
-	if f.clen, ok = buildTable(f.clen, clens[:], clenRootBits, clenEntry); !ok {
+	if f.clen, ok = buildTable(f.clen, clens[:], clenRootBits, clenEntries[:]); !ok {
 		return corrupt("invalid code length code")
 	}
 	var lengths [286 + 30]uint8
@@ -373,10 +403,10 @@ func (f *Inflater) readCodes(d *decoder) error {
 	if lengths[256] == 0 {
 		return corrupt("no end-of-block code")
 	}
-	if f.lit, ok = buildTable(f.lit, lengths[:nlit], litRootBits, litEntry); !ok {
+	if f.lit, ok = buildTable(f.lit, lengths[:nlit], litRootBits, litEntries[:]); !ok {
 		return corrupt("invalid literal/length code")
 	}
-	if f.dist, ok = buildTable(f.dist, lengths[nlit:n], distRootBits, distEntry); !ok {
+	if f.dist, ok = buildTable(f.dist, lengths[nlit:n], distRootBits, distEntries[:]); !ok {
 		return corrupt("invalid distance code")
 	}
 	return nil
@@ -388,10 +418,13 @@ var clenOrder = [19]uint8{16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2,
 // block decodes the compressed data of a block with the given tables, to its end-of-block
 // code.
 func (d *decoder) block(lit, dist []uint32) error {
-	// The bit buffer lives in locals through the loop.
+	// The bit buffer and the output live in locals through the loop. The output is
+	// written into out's capacity, at o, with slack past what a symbol needs, so that
+	// matches copy eight bytes at a time; stop is where the slack or the limit begins.
 	src, pos, b, nb, pad := d.src, d.pos, d.b, d.nb, d.pad
-	out := d.out
-	defer func() { d.pos, d.b, d.nb, d.pad, d.out = pos, b, nb, pad, out }()
+	buf, o := d.out[:cap(d.out)], len(d.out)
+	stop := min(len(buf)-copySlack, d.max)
+	defer func() { d.pos, d.b, d.nb, d.pad, d.out = pos, b, nb, pad, buf[:o] }()
 	const litMask = 1<<litRootBits - 1
 	const distMask = 1<<distRootBits - 1
 	for {
@@ -420,28 +453,29 @@ func (d *decoder) block(lit, dist []uint32) error {
 		if e&entryKind == entryLink {
 			e = lit[int(e>>16)+int(b>>litRootBits&(1<<(e>>4&15)-1))]
 		}
-		switch e & entryKind {
-		case entryLiteral:
-			b >>= e & 15
-			nb -= uint(e & 15)
-			if len(out) >= d.max {
-				return ErrTooLarge
-			}
-			out = append(out, byte(e>>16))
-			continue
-		case entryEnd:
-			b >>= e & 15
-			nb -= uint(e & 15)
-			if nb < pad {
-				return ErrUnexpectedEOF
-			}
-			return nil
-		case entryBase:
-		default:
-			return corrupt("invalid literal/length code")
-		}
+		kind := e & entryKind
 		b >>= e & 15
 		nb -= uint(e & 15)
+		if kind == entryLiteral {
+			if o >= stop {
+				if o >= d.max {
+					return ErrTooLarge
+				}
+				buf, stop = d.grow(buf, o, 1)
+			}
+			buf[o] = byte(e >> 16)
+			o++
+			continue
+		}
+		if kind != entryBase {
+			if kind == entryEnd {
+				if nb < pad {
+					return ErrUnexpectedEOF
+				}
+				return nil
+			}
+			return corrupt("invalid literal/length code")
+		}
 		extra := e >> 4 & 15
 		length := int(e>>16) + int(b&(1<<extra-1))
 		b >>= extra
@@ -464,27 +498,48 @@ func (d *decoder) block(lit, dist []uint32) error {
 			return ErrUnexpectedEOF
 		}
 
-		if len(out)+length > d.max {
-			return ErrTooLarge
+		if o+length > stop {
+			if o+length > d.max {
+				return ErrTooLarge
+			}
+			buf, stop = d.grow(buf, o, length)
 		}
-		if have := len(out) - d.start; distance > have {
+		from := o - distance
+		switch {
+		case from >= d.start && distance >= 8:
+			// Eight bytes at a time, each read from bytes already written; the last
+			// store may run up to seven bytes past the match, into the slack.
+			for i := 0; i < length; i += 8 {
+				binary.LittleEndian.PutUint64(buf[o+i:], binary.LittleEndian.Uint64(buf[from+i:]))
+			}
+			o += length
+		case from >= d.start:
+			// Overlapping: the bytes from from on repeat with the distance's period, so
+			// copying all that exists doubles them at every pass.
+			for end := o + length; o < end; {
+				o += copy(buf[o:end], buf[from:o])
+			}
+		default:
 			// The match starts in the dictionary, and may run on into the output.
-			back := distance - have
+			back := d.start - from
 			if back > len(d.dict) {
 				return corrupt("distance reaches before the start of the data")
 			}
-			from := d.dict[len(d.dict)-back:]
-			n := min(length, len(from))
-			out = append(out, from[:n]...)
-			length -= n
-		}
-		from := len(out) - distance
-		for length > 0 {
-			// Overlapping copies repeat the last distance bytes: copy what exists, which
-			// doubles with each pass.
-			n := min(length, len(out)-from)
-			out = append(out, out[from:from+n]...)
-			length -= n
+			n := copy(buf[o:o+length], d.dict[len(d.dict)-back:])
+			o += n
+			for end := o + length - n; o < end; {
+				o += copy(buf[o:end], buf[d.start:o])
+			}
 		}
 	}
+}
+
+// copySlack is the room block keeps past the output: the overrun of its eight-byte copies.
+const copySlack = 8
+
+// grow makes room in buf for n more bytes at o, and slack, and returns it and the new stop.
+func (d *decoder) grow(buf []byte, o, n int) ([]byte, int) {
+	buf = slices.Grow(buf[:o], n+copySlack)
+	buf = buf[:cap(buf)]
+	return buf, min(len(buf)-copySlack, d.max)
 }
