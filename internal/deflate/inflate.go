@@ -417,19 +417,20 @@ var clenOrder = [19]uint8{16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2,
 
 // block decodes the compressed data of a block with the given tables, to its end-of-block
 // code.
-func (d *decoder) block(lit, dist []uint32) error {
+func (d *decoder) block(lit, dist []uint32) (err error) {
 	// The bit buffer and the output live in locals through the loop. The output is
 	// written into out's capacity, at o, with slack past what a symbol needs, so that
 	// matches copy eight bytes at a time; stop is where the slack or the limit begins.
 	src, pos, b, nb, pad := d.src, d.pos, d.b, d.nb, d.pad
 	buf, o := d.out[:cap(d.out)], len(d.out)
 	stop := min(len(buf)-copySlack, d.max)
-	defer func() { d.pos, d.b, d.nb, d.pad, d.out = pos, b, nb, pad, buf[:o] }()
 	const litMask = 1<<litRootBits - 1
 	const distMask = 1<<distRootBits - 1
+decode:
 	for {
 		if nb < pad {
-			return ErrUnexpectedEOF
+			err = ErrUnexpectedEOF
+			break decode
 		}
 		// One refill holds a whole length-distance pair: at most 15+5+15+13 = 48 bits.
 		if nb < 48 {
@@ -459,7 +460,8 @@ func (d *decoder) block(lit, dist []uint32) error {
 		if kind == entryLiteral {
 			if o >= stop {
 				if o >= d.max {
-					return ErrTooLarge
+					err = ErrTooLarge
+					break decode
 				}
 				buf, stop = d.grow(buf, o, 1)
 			}
@@ -470,11 +472,12 @@ func (d *decoder) block(lit, dist []uint32) error {
 		if kind != entryBase {
 			if kind == entryEnd {
 				if nb < pad {
-					return ErrUnexpectedEOF
+					err = ErrUnexpectedEOF
 				}
-				return nil
+				break decode
 			}
-			return corrupt("invalid literal/length code")
+			err = corrupt("invalid literal/length code")
+			break decode
 		}
 		extra := e >> 4 & 15
 		length := int(e>>16) + int(b&(1<<extra-1))
@@ -486,7 +489,8 @@ func (d *decoder) block(lit, dist []uint32) error {
 			e = dist[int(e>>16)+int(b>>distRootBits&(1<<(e>>4&15)-1))]
 		}
 		if e&entryKind != entryBase {
-			return corrupt("invalid distance code")
+			err = corrupt("invalid distance code")
+			break decode
 		}
 		b >>= e & 15
 		nb -= uint(e & 15)
@@ -495,12 +499,14 @@ func (d *decoder) block(lit, dist []uint32) error {
 		b >>= extra
 		nb -= uint(extra)
 		if nb < pad {
-			return ErrUnexpectedEOF
+			err = ErrUnexpectedEOF
+			break decode
 		}
 
 		if o+length > stop {
 			if o+length > d.max {
-				return ErrTooLarge
+				err = ErrTooLarge
+				break decode
 			}
 			buf, stop = d.grow(buf, o, length)
 		}
@@ -523,7 +529,8 @@ func (d *decoder) block(lit, dist []uint32) error {
 			// The match starts in the dictionary, and may run on into the output.
 			back := d.start - from
 			if back > len(d.dict) {
-				return corrupt("distance reaches before the start of the data")
+				err = corrupt("distance reaches before the start of the data")
+				break decode
 			}
 			n := copy(buf[o:o+length], d.dict[len(d.dict)-back:])
 			o += n
@@ -532,6 +539,8 @@ func (d *decoder) block(lit, dist []uint32) error {
 			}
 		}
 	}
+	d.pos, d.b, d.nb, d.pad, d.out = pos, b, nb, pad, buf[:o]
+	return err
 }
 
 // copySlack is the room block keeps past the output: the overrun of its eight-byte copies.
