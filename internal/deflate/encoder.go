@@ -1,18 +1,20 @@
-// Package deflate is a DEFLATE (RFC 1951) compressor made for permessage-deflate (RFC 7692):
-// its sliding window is exactly the negotiated size, from 256 bytes (8 window bits) to
+// Package deflate is a DEFLATE (RFC 1951) compressor and decompressor made for
+// permessage-deflate (RFC 7692). The compressor's sliding window is exactly the negotiated size, from 256 bytes (8 window bits) to
 // 32 KiB (15), so it never references data the peer's decompressor has let go of; its
 // state is small, and sized by that window; and it ends each message with the sync flush
 // that RFC 7692 §7.2.1 builds on.
 //
 // The standard library's compress/flate always uses a 32 KiB window and about a megabyte
 // of state per writer, which rules it out for small windows and for per-connection
-// context takeover. Decompression needs no such care: compress/flate reads any window.
+// context takeover. Decompression needs no such care (compress/flate reads any window),
+// but gains from having the whole message at hand: Inflate decodes a stream held in
+// memory, eight bytes a refill, at 1.5 to 2 times compress/flate's speed; ws uses it for
+// messages it reads whole, and compress/flate for those it streams.
 //
 // The encoder is an LZ77 matcher over a hash table of 4-byte sequences. Each chunk (at
 // most a window) becomes the smallest of a fixed-Huffman block (RFC 1951 §3.2.6), a
 // dynamic Huffman block fitted to it (§3.2.7; at the fast levels, for chunks of 2 KiB or
-// more) and a stored block, for data that does not compress. The decompressor, Inflate,
-// decodes a whole stream held in memory.
+// more) and a stored block, for data that does not compress.
 package deflate
 
 import (
