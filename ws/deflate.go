@@ -4,6 +4,7 @@ import (
 	"compress/flate"
 	"errors"
 	"io"
+	"math"
 	"math/bits"
 	"slices"
 	"sync"
@@ -198,7 +199,7 @@ func (c *Conn) appendInflated(dst []byte) ([]byte, error) {
 		dict = d.dict
 	}
 	limit := c.readLimit.Load()
-	if limit < 0 || limit > int64(maxInt) {
+	if limit < 0 || limit > math.MaxInt {
 		limit = -1
 	}
 	inf := inflaters.Get().(*deflate.Inflater)
@@ -226,8 +227,6 @@ func (c *Conn) appendInflated(dst []byte) ([]byte, error) {
 	c.msgOpen = false
 	return dst, nil
 }
-
-const maxInt = int(^uint(0) >> 1)
 
 // endInflate returns the decompressor to its pool.
 func (c *Conn) endInflate() {

@@ -3,6 +3,7 @@ package deflate
 import (
 	"encoding/binary"
 	"errors"
+	"math"
 	"math/bits"
 	"slices"
 )
@@ -230,7 +231,7 @@ func reverse(c int, n uint8) int {
 func (f *Inflater) Inflate(dst, src, dict []byte, limit int) ([]byte, error) {
 	d := decoder{src: src, out: dst, start: len(dst), dict: dict, max: len(dst) + limit}
 	if limit < 0 || d.max < 0 {
-		d.max = int(^uint(0) >> 1)
+		d.max = math.MaxInt
 	}
 	for {
 		d.refill()
@@ -433,6 +434,7 @@ decode:
 			break decode
 		}
 		// One refill holds a whole length-distance pair: at most 15+5+15+13 = 48 bits.
+		// (decoder.refill, written out on the locals, which a call would send to memory.)
 		if nb < 48 {
 			if pos+8 <= len(src) {
 				b |= binary.LittleEndian.Uint64(src[pos:]) << nb
