@@ -12,7 +12,7 @@ import (
 // used.
 func BenchmarkEncode(b *testing.B) {
 	ins := inputs()
-	for _, name := range []string{"text-1k", "text-200k", "random-100k"} {
+	for _, name := range []string{"prose-1k", "prose-64k", "text-1k", "text-200k", "random-100k"} {
 		in := ins[name]
 		b.Run(fmt.Sprintf("duplex/%s", name), func(b *testing.B) {
 			e := NewEncoder(15)

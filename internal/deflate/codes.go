@@ -18,6 +18,27 @@ var (
 	}()
 )
 
+// fixedLitEntry and fixedLenEntry are the fixed codes as writeFixed writes them: the bits
+// (for a match length, its code's and then its extra bits) in the low 24 bits, their count
+// in the top 8.
+var (
+	fixedLitEntry = func() (t [256]uint32) {
+		for c := range 256 {
+			t[c] = fixedLitCode[c] | uint32(fixedLitLen[c])<<24
+		}
+		return t
+	}()
+	fixedLenEntry = func() (t [maxMatch + 1]uint32) {
+		for n := minMatch; n <= maxMatch; n++ {
+			lc := lengthCodes[n]
+			nb := uint32(fixedLitLen[endOfBlock+1+int(lc)])
+			v := fixedLitCode[endOfBlock+1+int(lc)] | uint32(n-int(lengthBase[lc]))<<nb
+			t[n] = v | (nb+uint32(lengthExtra[lc]))<<24
+		}
+		return t
+	}()
+)
+
 func fixedLitCodes() (code [288]uint32, length [288]uint8) {
 	for v := range 288 {
 		var c, n int

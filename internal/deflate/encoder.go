@@ -144,6 +144,12 @@ func (e *Encoder) writeChunk(dst, p []byte) []byte {
 	if e.dyn == nil {
 		e.dyn = new(dynamicBlock)
 	}
+	if !e.thorough && len(p) < minDynamicChunk {
+		if out, ok := e.writeFixed(dst, start); ok {
+			return out
+		}
+		return e.writeStored(dst, p)
+	}
 	dyn := e.dyn
 	if e.thorough {
 		e.tokens = e.match(e.tokens[:0], start)
@@ -170,24 +176,157 @@ func (e *Encoder) writeChunk(dst, p []byte) []byte {
 		}
 	}
 	if fixedBits > storedBits {
-		if e.inBlock {
-			e.bw.writeBits(fixedLitCode[endOfBlock], fixedLitLen[endOfBlock])
-			e.inBlock = false
-		}
-		e.bw.writeBits(0, 3) // BFINAL 0, BTYPE 00
-		e.bw.align()
-		var h [4]byte
-		binary.LittleEndian.PutUint16(h[0:], uint16(len(p)))
-		binary.LittleEndian.PutUint16(h[2:], ^uint16(len(p)))
-		dst = e.bw.flushBytes(dst)
-		dst = append(dst, h[:]...)
-		return append(dst, p...)
+		return e.writeStored(dst, p)
 	}
 	if !e.inBlock {
 		e.bw.writeBits(1<<1, 3) // BFINAL 0, BTYPE 01
 		e.inBlock = true
 	}
 	return e.writeTokens(dst, e.tokens, fixedLitCode[:], fixedLitLen[:], fixedDistCode32[:], fixedDistLen[:])
+}
+
+// writeStored writes p as a stored block (RFC 1951 §3.2.4), closing the open fixed block
+// first.
+func (e *Encoder) writeStored(dst, p []byte) []byte {
+	if e.inBlock {
+		e.bw.writeBits(fixedLitCode[endOfBlock], fixedLitLen[endOfBlock])
+		e.inBlock = false
+	}
+	e.bw.writeBits(0, 3) // BFINAL 0, BTYPE 00
+	e.bw.align()
+	var h [4]byte
+	binary.LittleEndian.PutUint16(h[0:], uint16(len(p)))
+	binary.LittleEndian.PutUint16(h[2:], ^uint16(len(p)))
+	dst = e.bw.flushBytes(dst)
+	dst = append(dst, h[:]...)
+	return append(dst, p...)
+}
+
+// writeFixed is the fast level for a chunk too short for a dynamic block, hist[start:]: it
+// matches as matchFast does, but writes each literal and match in the fixed codes (RFC 1951
+// §3.2.6) as it finds it, with no tokens to keep or symbols to count, into the open fixed
+// block or a new one. It reports false, having written nothing but the complete bytes
+// held, if the chunk came out larger than a stored block would be.
+//
+// Its search is matchFast's, written out in each: as a function, called once per match,
+// it cost matchFast 8% at 64 KiB of text, spilling the caller's registers every call.
+//
+// Every symbol's bits are stored eight bytes at a time at the end of dst, whose capacity
+// it first grows by what a stored block would take and 18 bytes: it gives up as soon as
+// the output passes the stored block's size.
+func (e *Encoder) writeFixed(dst []byte, start int) ([]byte, bool) {
+	src := e.hist
+	end := len(src)
+	dst = e.bw.flushBytes(dst)
+	// A stored block would take the chunk and 5 bytes: past that, give up. Between checks
+	// at most 36 bits are added (four literals), and a store writes eight bytes.
+	lim := len(dst) + end - start + 5
+	dst = slices.Grow(dst, end-start+5+5+8)
+	buf := dst[:cap(dst)]
+	o := len(dst)
+	b, n := e.bw.bits, e.bw.n // e.bw keeps them, for a stored block instead
+	if !e.inBlock {
+		b |= 1 << 1 << n // BFINAL 0, BTYPE 01
+		n += 3
+	}
+	table, shift, base, window := e.table, e.hashShift, e.base, e.window
+	lit := start
+	limit := end - minMatch + 1
+	i := start
+	skip := 32
+	for i < limit {
+		v := binary.LittleEndian.Uint32(src[i:])
+		h := v * 0x1e35a7bd >> shift
+		cand := int(table[h]) - 1 - int(base)
+		table[h] = int32(i) + base + 1
+		if cand < 0 || cand >= i || i-cand > window || binary.LittleEndian.Uint32(src[cand:]) != v {
+			i += skip >> 5
+			skip++
+			continue
+		}
+		m := matchLen(src, cand, i, min(maxMatch, end-i))
+		if o, b, n = putLiterals(buf, o, b, n, src[lit:i], lim); o > lim {
+			return dst, false
+		}
+		x := fixedLenEntry[m]
+		b |= uint64(x&0xffffff) << n
+		n += uint(x >> 24)
+		dist := i - cand
+		dc := distCode(dist)
+		b |= uint64(uint32(fixedDistCode[dc])|uint32(dist-int(distBase[dc]))<<5) << n
+		n += 5 + uint(distExtra[dc])
+		binary.LittleEndian.PutUint64(buf[o:], b)
+		k := n >> 3
+		o += int(k)
+		b >>= k << 3
+		n &= 7
+		if o > lim {
+			return dst, false
+		}
+		// Index the match's last position, for later matches.
+		if p := i + m - 1; p < limit {
+			table[binary.LittleEndian.Uint32(src[p:])*0x1e35a7bd>>shift] = int32(p) + base + 1
+		}
+		i += m
+		lit = i
+		skip = 32
+	}
+	o, b, n = putLiterals(buf, o, b, n, src[lit:end], lim)
+	if fixedBits := (o-len(dst))*8 + int(n) - int(e.bw.n); fixedBits > (end-start+5)*8 {
+		return dst, false
+	}
+	e.bw.bits, e.bw.n = b, n
+	e.inBlock = true
+	return buf[:o], true
+}
+
+// putLiterals writes lits in the fixed codes after the n bits b holds, storing complete
+// bytes eight at a time at buf[o:], and returns the new o, b and n (n < 8); it stops early
+// once o is past lim. It joins four literals' codes (at most 36 bits) before adding them to
+// b, so that only every fourth waits for the one before.
+func putLiterals(buf []byte, o int, b uint64, n uint, lits []byte, lim int) (int, uint64, uint) {
+	for ; len(lits) >= 4 && o <= lim; lits = lits[4:] {
+		x0, x1, x2, x3 := fixedLitEntry[lits[0]], fixedLitEntry[lits[1]], fixedLitEntry[lits[2]], fixedLitEntry[lits[3]]
+		n0, n1, n2 := x0>>24, x1>>24, x2>>24
+		c := uint64(x0&0xffffff) | uint64(x1&0xffffff)<<n0 | uint64(x2&0xffffff)<<(n0+n1) | uint64(x3&0xffffff)<<(n0+n1+n2)
+		b |= c << n
+		n += uint(n0 + n1 + n2 + x3>>24)
+		binary.LittleEndian.PutUint64(buf[o:], b)
+		k := n >> 3
+		o += int(k)
+		b >>= k << 3
+		n &= 7
+	}
+	for _, c := range lits {
+		if o > lim {
+			break
+		}
+		x := fixedLitEntry[c]
+		b |= uint64(x&0xffffff) << n
+		n += uint(x >> 24)
+		binary.LittleEndian.PutUint64(buf[o:], b)
+		k := n >> 3
+		o += int(k)
+		b >>= k << 3
+		n &= 7
+	}
+	return o, b, n
+}
+
+// matchLen returns how many bytes, from minMatch up to most, src[i:] repeats of src[cand:],
+// whose first minMatch bytes are known to match; it compares eight bytes at a time.
+func matchLen(src []byte, cand, i, most int) int {
+	n := minMatch
+	for n+8 <= most {
+		if x := binary.LittleEndian.Uint64(src[i+n:]) ^ binary.LittleEndian.Uint64(src[cand+n:]); x != 0 {
+			return n + bits.TrailingZeros64(x)>>3
+		}
+		n += 8
+	}
+	for n < most && src[cand+n] == src[i+n] {
+		n++
+	}
+	return n
 }
 
 // minDynamicChunk is the shortest chunk the fast levels fit a dynamic Huffman block to:
@@ -348,20 +487,7 @@ func (e *Encoder) matchFast(tokens []token, start int) []token {
 			skip++
 			continue
 		}
-		n := minMatch
-		most := min(maxMatch, end-i)
-		for n+8 <= most {
-			x := binary.LittleEndian.Uint64(src[i+n:]) ^ binary.LittleEndian.Uint64(src[cand+n:])
-			if x != 0 {
-				n += bits.TrailingZeros64(x) >> 3
-				goto matched
-			}
-			n += 8
-		}
-		for n < most && src[cand+n] == src[i+n] {
-			n++
-		}
-	matched:
+		n := matchLen(src, cand, i, min(maxMatch, end-i))
 		for _, b := range src[lit:i] {
 			tokens = append(tokens, token{value: uint16(b)})
 			d.litFreq[b]++

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"strings"
 	"testing"
 )
 
@@ -28,6 +29,8 @@ func inputs() map[string][]byte {
 		text.WriteString(words[r.IntN(len(words))])
 	}
 	return map[string][]byte{
+		"prose-1k":    prose(1024),
+		"prose-64k":   prose(64 << 10),
 		"empty":       {},
 		"one":         []byte("a"),
 		"hello":       []byte("Hello"),
@@ -40,6 +43,30 @@ func inputs() map[string][]byte {
 		"random-10":   random[:10],
 		"mixed":       append(append([]byte{}, random[:5000]...), text.Bytes()[:50_000]...),
 	}
+}
+
+// prose returns n bytes of words drawn at random from an English paragraph (RFC 6455
+// §1.5's): text that repeats words, not phrases, as chat messages do; the fast level
+// compresses 1 KiB of it with the fixed codes to about 0.7.
+func prose(n int) []byte {
+	words := strings.Fields(`The WebSocket Protocol is designed on the principle that there should be
+minimal framing (the only framing that exists is to make the protocol frame-based instead of
+stream-based and to support a distinction between Unicode text and binary frames). It is
+expected that metadata would be layered on top of WebSocket by the application layer, in
+the same way that metadata is layered on top of TCP by the application layer (e.g., HTTP).
+Conceptually, WebSocket is really just a layer on top of TCP that does the following: adds a
+web origin-based security model for browsers; adds an addressing and protocol naming
+mechanism to support multiple services on one port and multiple host names on one IP
+address; layers a framing mechanism on top of TCP to get back to the IP packet mechanism
+that TCP is built on, but without length limits; includes an additional closing handshake
+in-band that is designed to work in the presence of proxies and other intermediaries.`)
+	r := rand.New(rand.NewPCG(3, 4))
+	p := make([]byte, 0, n+32)
+	for len(p) < n {
+		p = append(p, words[r.IntN(len(words))]...)
+		p = append(p, ' ')
+	}
+	return p[:n]
 }
 
 // compressMessage compresses p as one message, in Writes of chunk bytes (all at once if 0).
@@ -89,6 +116,38 @@ func TestRoundTrip(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestFixedBlockChoices writes one message in short chunks that alternate between text and
+// random bytes, so that the fast level's fixed block, kept open across chunks, is closed
+// for a stored block when a chunk's fixed codes would take more room (its bits already
+// written taken back), and opened again after.
+func TestFixedBlockChoices(t *testing.T) {
+	ins := inputs()
+	text, random := ins["prose-64k"], ins["random-100k"]
+	var msg []byte
+	for i := range 6 {
+		msg = append(msg, text[i*700:(i+1)*700]...)
+		msg = append(msg, random[i*700:(i+1)*700]...)
+	}
+	e := NewEncoder(15)
+	c := compressMessage(e, msg, 700)
+	if got := inflate(t, c); !bytes.Equal(got, msg) {
+		t.Fatalf("round trip: got %d bytes, want %d", len(got), len(msg))
+	}
+	if _, err := checkStream(c, 1<<15, nil); err != nil {
+		t.Fatal(err)
+	}
+	// Each random chunk is stored: 700 bytes and a 5-byte header, at most a byte of
+	// padding, where the fixed codes would take about 760.
+	e.Reset()
+	stored := len(compressMessage(e, random[:700], 0))
+	if stored > 700+5+1+1 {
+		t.Errorf("700 random bytes took %d bytes, not a stored block", stored)
+	}
+	if max := 6*stored + 6*700; len(c) > max {
+		t.Errorf("compressed to %d bytes, over %d", len(c), max)
 	}
 }
 

@@ -469,6 +469,20 @@ decode:
 			}
 			buf[o] = byte(e >> 16)
 			o++
+			// Literals come in runs: while the bits held cover any code (at most 15),
+			// decode the next symbol here, and if it is a literal, write it without
+			// going round the loop's checks and refill. Anything else is left for the
+			// loop to decode again.
+			for nb >= 15 && o < stop {
+				e = lit[b&litMask]
+				if e&entryKind != entryLiteral {
+					break
+				}
+				b >>= e & 15
+				nb -= uint(e & 15)
+				buf[o] = byte(e >> 16)
+				o++
+			}
 			continue
 		}
 		if kind != entryBase {

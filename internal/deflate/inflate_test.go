@@ -298,11 +298,18 @@ func TestInflateAllocs(t *testing.T) {
 	}
 }
 
+// BenchmarkInflate decodes messages compressed by compress/flate at levels 1 and 6 and by
+// this package's fast level (as "level0"), next to compress/flate decoding the same.
 func BenchmarkInflate(b *testing.B) {
-	for _, name := range []string{"text-1k", "text-200k", "random-100k"} {
+	for _, name := range []string{"prose-1k", "prose-64k", "text-1k", "text-200k", "random-100k"} {
 		in := inputs()[name]
-		for _, level := range []int{1, 6} {
-			comp := flateCompress(b, in, nil, level)
+		for _, level := range []int{0, 1, 6} {
+			var comp []byte
+			if level == 0 {
+				comp = append(compressMessage(NewEncoder(15), in, 0), syncTail+finalBlock...)
+			} else {
+				comp = flateCompress(b, in, nil, level)
+			}
 			b.Run(fmt.Sprintf("duplex/%s/level%d", name, level), func(b *testing.B) {
 				var f Inflater
 				out := make([]byte, 0, len(in))
