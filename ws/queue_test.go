@@ -537,26 +537,13 @@ func TestQueueCloseNow(t *testing.T) {
 	for _, r := range roles {
 		t.Run(r.String()+"/Queue", func(t *testing.T) {
 			c, p := newPair(t, r, readWhole, nil)
-			ctx := context.Background()
 			queueAll(t, c, smallMessages())
 			c.CloseNow()
 			p.nc.SetReadDeadline(time.Now().Add(10 * time.Second))
 			if b, err := io.ReadAll(p.br); len(b) != 0 {
 				t.Fatalf("after CloseNow the peer got % x (%v); want the queue dropped", b[:min(len(b), 32)], err)
 			}
-			if err := c.Queue(ctx, ws.MessageText, []byte("late")); !errors.Is(err, net.ErrClosed) {
-				t.Errorf("Queue after CloseNow = %v; want an error wrapping net.ErrClosed", err)
-			}
-			pm, _ := ws.NewPreparedMessage(ws.MessageText, []byte("late"))
-			if err := c.QueuePrepared(ctx, pm); !errors.Is(err, net.ErrClosed) {
-				t.Errorf("QueuePrepared after CloseNow = %v; want an error wrapping net.ErrClosed", err)
-			}
-			if err := c.Flush(ctx); !errors.Is(err, net.ErrClosed) {
-				t.Errorf("Flush after CloseNow = %v; want an error wrapping net.ErrClosed", err)
-			}
-			if err := c.Write(ctx, ws.MessageText, []byte("late")); !errors.Is(err, net.ErrClosed) {
-				t.Errorf("Write after CloseNow = %v; want an error wrapping net.ErrClosed", err)
-			}
+			expectWritesClosed(t, c, "CloseNow")
 		})
 		t.Run(r.String()+"/Flush", func(t *testing.T) {
 			c, _ := newPair(t, r, readWhole, nil)

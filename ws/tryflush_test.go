@@ -817,7 +817,7 @@ func TestTryFlushWriteFails(t *testing.T) {
 			if !errors.Is(err, syscall.ECONNRESET) && !errors.Is(err, syscall.EPIPE) {
 				t.Errorf("TryFlush failed with %v; want the socket's error (ECONNRESET or EPIPE)", err)
 			}
-			expectWritesClosed(t, c)
+			expectWritesClosed(t, c, "the failure")
 			_, _, rerr := c.Read(context.Background())
 			expectAbnormalClosure(t, rerr)
 		})
@@ -839,7 +839,7 @@ func TestTryFlushWriteFails(t *testing.T) {
 			}
 			res := next(t, results)
 			expectAbnormalClosure(t, res.err)
-			expectWritesClosed(t, c)
+			expectWritesClosed(t, c, "the failure")
 		})
 		t.Run(r.String()+"/ResetSeenByRead", func(t *testing.T) {
 			c, p := newPair(t, r, readWhole, nil)
@@ -852,7 +852,7 @@ func TestTryFlushWriteFails(t *testing.T) {
 			if _, err := c.TryFlush(); !errors.Is(err, net.ErrClosed) {
 				t.Errorf("TryFlush after the read saw the reset = %v; want an error wrapping net.ErrClosed", err)
 			}
-			expectWritesClosed(t, c)
+			expectWritesClosed(t, c, "the failure")
 		})
 	}
 }
@@ -867,29 +867,29 @@ func resetByPeer(t testing.TB, p *rawPeer) {
 	tcp.Close()
 }
 
-// expectWritesClosed checks that every way to write on c, the connection having failed,
-// returns an error wrapping net.ErrClosed.
-func expectWritesClosed(t testing.TB, c *ws.Conn) {
+// expectWritesClosed checks that every way to write on c, the connection having ended
+// (after says how), returns an error wrapping net.ErrClosed.
+func expectWritesClosed(t testing.TB, c *ws.Conn, after string) {
 	t.Helper()
 	ctx := context.Background()
 	if err := c.Write(ctx, ws.MessageText, []byte("late")); !errors.Is(err, net.ErrClosed) {
-		t.Errorf("Write after the failure = %v; want an error wrapping net.ErrClosed", err)
+		t.Errorf("Write after %s = %v; want an error wrapping net.ErrClosed", after, err)
 	}
 	if err := c.Queue(ctx, ws.MessageText, []byte("late")); !errors.Is(err, net.ErrClosed) {
-		t.Errorf("Queue after the failure = %v; want an error wrapping net.ErrClosed", err)
+		t.Errorf("Queue after %s = %v; want an error wrapping net.ErrClosed", after, err)
 	}
 	pm, _ := ws.NewPreparedMessage(ws.MessageText, []byte("late"))
 	if err := c.QueuePrepared(ctx, pm); !errors.Is(err, net.ErrClosed) {
-		t.Errorf("QueuePrepared after the failure = %v; want an error wrapping net.ErrClosed", err)
+		t.Errorf("QueuePrepared after %s = %v; want an error wrapping net.ErrClosed", after, err)
 	}
 	if err := c.Flush(ctx); !errors.Is(err, net.ErrClosed) {
-		t.Errorf("Flush after the failure = %v; want an error wrapping net.ErrClosed", err)
+		t.Errorf("Flush after %s = %v; want an error wrapping net.ErrClosed", after, err)
 	}
 	if _, err := c.TryFlush(); !errors.Is(err, net.ErrClosed) {
-		t.Errorf("TryFlush after the failure = %v; want an error wrapping net.ErrClosed", err)
+		t.Errorf("TryFlush after %s = %v; want an error wrapping net.ErrClosed", after, err)
 	}
 	if err := c.Write(ctx, ws.MessageText, []byte("late")); !errors.Is(err, net.ErrClosed) {
-		t.Errorf("second Write after the failure = %v; want an error wrapping net.ErrClosed", err)
+		t.Errorf("second Write after %s = %v; want an error wrapping net.ErrClosed", after, err)
 	}
 }
 
