@@ -628,6 +628,19 @@ func (p *rawPeer) decodedMessage(takeover bool, window []byte) (op byte, compres
 // with the window of the messages before under context takeover.
 func TestQueueCompressed(t *testing.T) {
 	sizes := []int{10, 200, 1000, 5000, 70000, 127, 128}
+	testQueuedCompressed(t, sizes, func(t *testing.T, c *ws.Conn, p *rawPeer) {
+		p.expectSilence(50 * time.Millisecond)
+		if err := c.Flush(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+// testQueuedCompressed queues messages of the given sizes on a compressing Conn, in every
+// mode and role, sends them with send, and checks that the peer decodes each in order:
+// compressed from the Threshold (128 bytes) up, with the window of the messages before
+// under context takeover.
+func testQueuedCompressed(t *testing.T, sizes []int, send func(t *testing.T, c *ws.Conn, p *rawPeer)) {
 	for _, mode := range deflateModes {
 		takeover := mode == ws.CompressionContextTakeover
 		for _, r := range roles {
@@ -642,10 +655,7 @@ func TestQueueCompressed(t *testing.T) {
 						t.Fatal(err)
 					}
 				}
-				p.expectSilence(50 * time.Millisecond)
-				if err := c.Flush(ctx); err != nil {
-					t.Fatal(err)
-				}
+				send(t, c, p)
 				var window []byte
 				for i, m := range msgs {
 					var op byte

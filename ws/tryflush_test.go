@@ -259,36 +259,11 @@ func TestTryFlushClientMaskKeys(t *testing.T) {
 // §7.2.1) are sent by TryFlush like any other, and decode in order, with the window of
 // the messages before under context takeover.
 func TestTryFlushCompressed(t *testing.T) {
-	for _, mode := range deflateModes {
-		takeover := mode == ws.CompressionContextTakeover
-		for _, r := range roles {
-			t.Run(fmt.Sprint(mode, "/", r), func(t *testing.T) {
-				c, p := newDeflatePair(t, r, readWhole, nil, mode, 15, 15, nil)
-				ctx := context.Background()
-				var msgs [][]byte
-				for i, n := range []int{10, 200, 5000, 127, 128, 3000} {
-					m := deflatePayload(n, false, uint64(i))
-					msgs = append(msgs, m)
-					if err := c.Queue(ctx, ws.MessageText, m); err != nil {
-						t.Fatal(err)
-					}
-				}
-				if sent, err := c.TryFlush(); !sent || err != nil {
-					t.Fatalf("TryFlush = %v, %v; want true, nil", sent, err)
-				}
-				var window []byte
-				for i, m := range msgs {
-					var op byte
-					var compressed bool
-					var got []byte
-					op, compressed, got, window = p.decodedMessage(takeover, window)
-					if compressed != (len(m) >= 128) || op != 0x1 || !bytes.Equal(got, m) {
-						t.Fatalf("message %d of %d bytes: opcode %#x, compressed %v, decoded %d bytes, not the message", i, len(m), op, compressed, len(got))
-					}
-				}
-			})
+	testQueuedCompressed(t, []int{10, 200, 5000, 127, 128, 3000}, func(t *testing.T, c *ws.Conn, p *rawPeer) {
+		if sent, err := c.TryFlush(); !sent || err != nil {
+			t.Fatalf("TryFlush = %v, %v; want true, nil", sent, err)
 		}
-	}
+	})
 }
 
 // TestTryFlushFullSocket: to a peer that does not read, TryFlush sends until the socket is

@@ -90,13 +90,7 @@ func TestBenchEcho(t *testing.T) {
 			cfg := tc.cfg
 			cfg.URL = base // no path: /ws/echo
 			cfg.Duration = 300 * time.Millisecond
-			res, err := Echo(testContext(t), cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			checkCounts(t, res, 1)
-			checkErrors(t, res, map[string]int64{})
-			checkLooped(t, res, cfg)
+			res := echoChecked(t, cfg, map[string]int64{})
 			if res.URL != base+"/ws/echo" || res.Connected != int64(cfg.Connections) || res.Received == 0 {
 				t.Errorf("%s: %d of %d connections, %d replies", res.URL, res.Connected, cfg.Connections, res.Received)
 			}

@@ -19,13 +19,7 @@ func TestBenchLoopPartialWrites(t *testing.T) {
 		t.Run(scheme(url), func(t *testing.T) {
 			t.Parallel()
 			cfg := Config{URL: url, Connections: 2, Size: loopMaxSize, Binary: true, Duration: 200 * time.Millisecond, dialControl: small}
-			res, err := Echo(testContext(t), cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			checkCounts(t, res, 1)
-			checkErrors(t, res, map[string]int64{})
-			checkLooped(t, res, cfg)
+			res := echoChecked(t, cfg, map[string]int64{})
 			if res.Received == 0 || res.Bytes != res.Received*loopMaxSize {
 				t.Errorf("%d replies, %d bytes", res.Received, res.Bytes)
 			}

@@ -39,6 +39,23 @@ func checkLooped(t *testing.T, res *Result, cfg Config) {
 	}
 }
 
+// echoChecked runs Echo with cfg, and checks that it succeeded, that its counts agree
+// (checkCounts), that it had the errors wantErrors lists and no others (unless it is nil)
+// and that event loops served the connections they should (checkLooped).
+func echoChecked(t *testing.T, cfg Config, wantErrors map[string]int64) *Result {
+	t.Helper()
+	res, err := Echo(testContext(t), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkCounts(t, res, 1)
+	if wantErrors != nil {
+		checkErrors(t, res, wantErrors)
+	}
+	checkLooped(t, res, cfg)
+	return res
+}
+
 // startRaw runs a server on a loopback port, serve serving each connection until it
 // returns, until the test ends; it returns the server's address.
 func startRaw(t *testing.T, serve func(c net.Conn)) string {
@@ -268,13 +285,7 @@ func TestBenchLoopReplies(t *testing.T) {
 			t.Parallel()
 			var pongs atomic.Int64
 			cfg := Config{URL: startRawWS(t, &pongs, tc.reply), Connections: 2, Size: size, Binary: !tc.text, Duration: 200 * time.Millisecond}
-			res, err := Echo(testContext(t), cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			checkCounts(t, res, 1)
-			checkErrors(t, res, tc.want)
-			checkLooped(t, res, cfg)
+			res := echoChecked(t, cfg, tc.want)
 			if res.Received < 6 {
 				t.Errorf("%d replies", res.Received)
 			}
@@ -295,13 +306,7 @@ func TestBenchLoopSizes(t *testing.T) {
 			t.Run(fmt.Sprintf("%s/%d", scheme(url), size), func(t *testing.T) {
 				t.Parallel()
 				cfg := Config{URL: url, Connections: 2, Size: size, Binary: true, Duration: 100 * time.Millisecond}
-				res, err := Echo(testContext(t), cfg)
-				if err != nil {
-					t.Fatal(err)
-				}
-				checkCounts(t, res, 1)
-				checkErrors(t, res, map[string]int64{})
-				checkLooped(t, res, cfg)
+				res := echoChecked(t, cfg, map[string]int64{})
 				if res.Received == 0 || res.Lost+res.InFlight != 0 {
 					t.Errorf("received %d, lost %d, in flight %d", res.Received, res.Lost, res.InFlight)
 				}
@@ -340,13 +345,7 @@ func startRawTCP(t *testing.T, reply func(n int, msg []byte) [][]byte) string {
 func TestBenchLoopTCPPieces(t *testing.T) {
 	url := startRawTCP(t, func(n int, msg []byte) [][]byte { return [][]byte{msg[:2], msg[2:7], msg[7:]} })
 	cfg := Config{URL: url, Connections: 2, Size: 300, Duration: 200 * time.Millisecond}
-	res, err := Echo(testContext(t), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	checkCounts(t, res, 1)
-	checkErrors(t, res, map[string]int64{})
-	checkLooped(t, res, cfg)
+	res := echoChecked(t, cfg, map[string]int64{})
 	if res.Received < 10 || res.Lost+res.InFlight != 0 {
 		t.Errorf("received %d, lost %d, in flight %d", res.Received, res.Lost, res.InFlight)
 	}
@@ -369,13 +368,7 @@ func TestBenchLoopDrain(t *testing.T) {
 	t.Cleanup(func() { close(stop) }) // before the server's cleanup, which waits for it
 	before := epollFDs()
 	cfg := Config{URL: url, Connections: 3, Size: 64, Binary: true, Duration: 100 * time.Millisecond, Drain: 100 * time.Millisecond}
-	res, err := Echo(testContext(t), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	checkCounts(t, res, 1)
-	checkErrors(t, res, map[string]int64{})
-	checkLooped(t, res, cfg)
+	res := echoChecked(t, cfg, map[string]int64{})
 	if res.Received != 15 || res.InFlight != 3 || res.Lost != 0 {
 		t.Errorf("received %d, in flight %d, lost %d: want 15, 3, 0", res.Received, res.InFlight, res.Lost)
 	}
@@ -417,12 +410,7 @@ func TestBenchLoopReset(t *testing.T) {
 		for _, size := range []int{10, 20} { // reset awaiting the fourth reply, or after it
 			t.Run(fmt.Sprintf("%s/%d", scheme(url), size), func(t *testing.T) {
 				cfg := Config{URL: url, Connections: 2, Size: size, Binary: true, Duration: time.Second}
-				res, err := Echo(testContext(t), cfg)
-				if err != nil {
-					t.Fatal(err)
-				}
-				checkCounts(t, res, 1)
-				checkLooped(t, res, cfg)
+				res := echoChecked(t, cfg, nil)
 				kinds := map[string]int64{}
 				for _, e := range res.Errors {
 					kinds[e.Kind] = e.Count
@@ -460,12 +448,7 @@ func TestBenchLoopLimit(t *testing.T) {
 	url := startTCP(t, nil)
 	for _, noLoop := range []bool{false, true} {
 		cfg := Config{URL: url, Connections: 3, Size: 10, Duration: time.Hour, limit: 50, noEventLoop: noLoop}
-		res, err := Echo(testContext(t), cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		checkCounts(t, res, 1)
-		checkLooped(t, res, cfg)
+		res := echoChecked(t, cfg, nil)
 		if res.Sent != 150 || res.Received != 150 {
 			t.Errorf("no event loop %v: sent %d, received %d, want 150", noLoop, res.Sent, res.Received)
 		}

@@ -25,13 +25,7 @@ func TestBenchTCPEcho(t *testing.T) {
 			cfg := tc.cfg
 			cfg.URL = url
 			cfg.Duration = 300 * time.Millisecond
-			res, err := Echo(testContext(t), cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			checkCounts(t, res, 1)
-			checkErrors(t, res, map[string]int64{})
-			checkLooped(t, res, cfg)
+			res := echoChecked(t, cfg, map[string]int64{})
 			if res.URL != url || res.Connected != int64(cfg.Connections) || res.Received == 0 || !res.Binary {
 				t.Errorf("%s: %d of %d connections, %d replies, binary %v", res.URL, res.Connected, cfg.Connections, res.Received, res.Binary)
 			}
