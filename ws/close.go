@@ -25,7 +25,9 @@ func (c *Conn) Close(code StatusCode, reason string) error {
 	}
 	err := c.writeClose(code, reason)
 	if errors.Is(err, errCloseSent) {
-		c.waitClosed()
+		if !c.inHandle() {
+			c.waitClosed()
+		}
 		return errClosed
 	}
 	if err != nil {
@@ -33,6 +35,9 @@ func (c *Conn) Close(code StatusCode, reason string) error {
 		return fmt.Errorf("ws: close: %w", err)
 	}
 	c.debug("ws: close frame sent", "code", int(code))
+	if c.inHandle() {
+		return nil // Serve's handle, perhaps this call's caller: Serve reads the answer
+	}
 	c.waitClosed()
 	c.closeNow(errClosed)
 	if c.peerCloseReceived() {
@@ -168,7 +173,9 @@ func (c *Conn) closeNow(cause error) bool {
 		c.closeCause = cause
 		waiting := c.cancelReadyLocked()
 		c.closeMu.Unlock()
-		c.nc.Close()
+		if !c.serveCloses() {
+			c.nc.Close()
+		}
 		close(c.closed)
 		if c.keepalive != nil {
 			c.keepalive.Stop()

@@ -163,7 +163,7 @@ func TestLimitLargeMessages(t *testing.T) {
 	}
 	roundTrips := func(ab string, op byte, n int) script {
 		s := script{name: fmt.Sprintf("%s_1000_round_trips_of_%d", ab, n), rfc: "5.6", autobahn: ab,
-			chops: []chop{chopFrames}, modes: whole}
+			chops: []chop{chopFrames}, modes: []readMode{readWhole, readServe}}
 		payload := payloadOf(op, n)
 		for i := range 1000 {
 			s.in = append(s.in, inFrame{fin: true, op: op, payload: payload}.after(i))

@@ -186,7 +186,7 @@ type script struct {
 	// with 1000, as Autobahn does at the end of a passing case.
 	fail  ws.StatusCode
 	chops []chop        // nil means allChops
-	modes []readMode    // nil means readModes
+	modes []readMode    // nil means echoModes
 	delay time.Duration // pause before each write of the peer
 }
 
@@ -196,7 +196,7 @@ func runScripts(t *testing.T, scripts []script) {
 		t.Run(s.name, func(t *testing.T) {
 			modes, chops := s.modes, s.chops
 			if modes == nil {
-				modes = readModes
+				modes = echoModes
 			}
 			if chops == nil {
 				chops = allChops
@@ -313,6 +313,10 @@ func sendScript(p *rawPeer, frames []inFrame, ch chop, delay time.Duration, seen
 // read fails; the channel yields that error.
 func startEcho(c *ws.Conn) <-chan error {
 	done := make(chan error, 1)
+	if _, ok := served.Load(c); ok {
+		go func() { done <- serveEcho(c) }()
+		return done
+	}
 	go func() {
 		ctx := context.Background()
 		for {

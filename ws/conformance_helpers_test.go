@@ -23,6 +23,10 @@ import (
 // returned channel yields the error that ended reading.
 func echo(c *ws.Conn) <-chan error {
 	errc := make(chan error, 1)
+	if _, ok := served.Load(c); ok {
+		go func() { errc <- serveEcho(c) }()
+		return errc
+	}
 	go func() {
 		ctx := context.Background()
 		for {
@@ -35,6 +39,16 @@ func echo(c *ws.Conn) <-chan error {
 		}
 	}()
 	return errc
+}
+
+// serveEcho is echo's loop for a Conn made in a Serve mode: Serve, writing every message
+// back from its handler. It returns the error that ended Serve.
+func serveEcho(c *ws.Conn) error {
+	ctx := context.Background()
+	return c.Serve(ctx, 0, func(typ ws.MessageType, p []byte) error {
+		c.Write(ctx, typ, p) // a failed write shows in what ends Serve
+		return nil
+	})
 }
 
 // readErr returns the error that ended the echo loop, within ten seconds.

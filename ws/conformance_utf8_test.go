@@ -230,7 +230,7 @@ func TestUTF8Autobahn(t *testing.T) {
 			if !t.Run(tc.id+"/"+r.String(), func(t *testing.T) {
 				t.Logf("payload % x (valid %v)", text, tc.valid)
 				if tc.valid {
-					for _, m := range readModes {
+					for _, m := range echoModes {
 						c, p := newPair(t, r, m, nil)
 						errc := echo(c)
 						p.send(true, 0x1, text)
@@ -248,7 +248,7 @@ func TestUTF8Autobahn(t *testing.T) {
 					return
 				}
 				// One frame, cut after the first invalid byte.
-				for _, m := range readModes {
+				for _, m := range echoModes {
 					c, p := newPair(t, r, m, nil)
 					errc := echo(c)
 					frame := p.frame(true, 0, 0x1, text)
@@ -343,7 +343,7 @@ func TestUTF8FailFast(t *testing.T) {
 	for _, id := range []string{"6.4.1", "6.4.2"} {
 		part := parts[id]
 		for _, r := range roles {
-			for _, m := range readModes {
+			for _, m := range echoModes {
 				t.Run(id+"/"+r.String()+"/"+m.String(), func(t *testing.T) {
 					c, p := newPair(t, r, m, nil)
 					errc := echo(c)

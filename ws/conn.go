@@ -127,6 +127,7 @@ type Conn struct {
 	msgOpen       bool  // a data message has started and not ended
 	msgCompressed bool  // the open message is compressed (RSV1)
 	text          utf8Validator
+	serving       atomic.Int32  // serveOff, or where Serve is (serve.go); here it takes no room
 	deflate       *deflateState // nil unless permessage-deflate was negotiated
 	readErr       error         // once set, every read returns it
 	// lingerD is the wait of the read deadline that WaitReadable leaves set from one wait to

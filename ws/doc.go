@@ -90,6 +90,11 @@
 // for the network, at [Conn.Flush], or with the next Write or Close; [Conn.Buffered]
 // tells whether more of a burst is already here.
 //
+// [Conn.Serve] reads messages and hands each to a function, which may queue the answers:
+// a read loop's read that finds nothing, before each wait, is then not made (on plain TCP
+// on Unix), so an echo costs two system calls a message rather than three. With an idle
+// period it returns once the connection goes quiet, for [Conn.WhenReadable] to take over.
+//
 // A broadcast needs no goroutine per subscriber: the publisher's goroutine
 // [Conn.QueuePrepared]s each message (encoded once, see [PreparedMessage]) on every
 // subscriber and calls [Conn.TryFlush], which sends what the socket takes without waiting:

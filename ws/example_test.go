@@ -458,3 +458,46 @@ func ExampleConn_WhenReadable() {
 	// echo: two
 	// echo: three
 }
+
+// A server that answers each message from Serve's handler: the answers to messages that
+// arrive together go out in one write, and each message costs fewer system calls than in a
+// loop of reads (two for an echo on plain TCP on Unix, against three).
+func ExampleConn_Serve() {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := ws.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer c.CloseNow()
+		ctx := r.Context()
+		err = c.Serve(ctx, 0, func(typ ws.MessageType, p []byte) error {
+			// p is valid until the handler returns: Queue copies it.
+			return c.Queue(ctx, typ, append([]byte("echo: "), p...))
+		})
+		if ws.CloseStatus(err) != ws.StatusNormalClosure {
+			log.Print(err)
+		}
+	}))
+	defer srv.Close()
+
+	ctx := context.Background()
+	c, _, err := ws.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http"), nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.CloseNow()
+	for _, m := range []string{"one", "two"} {
+		if err := c.Write(ctx, ws.MessageText, []byte(m)); err != nil {
+			log.Fatal(err)
+		}
+		_, msg, err := c.Read(ctx)
+		if err != nil {
+			log.Fatal(err)
+		}
+		fmt.Printf("%s\n", msg)
+	}
+	c.Close(ws.StatusNormalClosure, "")
+	// Output:
+	// echo: one
+	// echo: two
+}

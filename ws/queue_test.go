@@ -967,3 +967,29 @@ func TestQueueAllocs(t *testing.T) {
 		}
 	}
 }
+
+// expectWritesClosed checks that every way to write on c, the connection having ended
+// (after says how), returns an error wrapping net.ErrClosed.
+func expectWritesClosed(t testing.TB, c *ws.Conn, after string) {
+	t.Helper()
+	ctx := context.Background()
+	if err := c.Write(ctx, ws.MessageText, []byte("late")); !errors.Is(err, net.ErrClosed) {
+		t.Errorf("Write after %s = %v; want an error wrapping net.ErrClosed", after, err)
+	}
+	if err := c.Queue(ctx, ws.MessageText, []byte("late")); !errors.Is(err, net.ErrClosed) {
+		t.Errorf("Queue after %s = %v; want an error wrapping net.ErrClosed", after, err)
+	}
+	pm, _ := ws.NewPreparedMessage(ws.MessageText, []byte("late"))
+	if err := c.QueuePrepared(ctx, pm); !errors.Is(err, net.ErrClosed) {
+		t.Errorf("QueuePrepared after %s = %v; want an error wrapping net.ErrClosed", after, err)
+	}
+	if err := c.Flush(ctx); !errors.Is(err, net.ErrClosed) {
+		t.Errorf("Flush after %s = %v; want an error wrapping net.ErrClosed", after, err)
+	}
+	if _, err := c.TryFlush(); !errors.Is(err, net.ErrClosed) {
+		t.Errorf("TryFlush after %s = %v; want an error wrapping net.ErrClosed", after, err)
+	}
+	if err := c.Write(ctx, ws.MessageText, []byte("late")); !errors.Is(err, net.ErrClosed) {
+		t.Errorf("second Write after %s = %v; want an error wrapping net.ErrClosed", after, err)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"sync"
 	"testing"
 	"time"
 
@@ -42,13 +43,25 @@ const (
 	readWhole   readMode = iota // whatever the kernel has
 	readOneByte                 // one byte per read
 	readHalf                    // half of what the caller asks for per read
+
+	// Modes of the echoing Conn of startEcho and echo, which then reads with Serve.
+	readServe     // whatever the kernel has (on Unix, Serve's own read path)
+	readServeHalf // half of what the caller asks for per read (Serve's fallback)
 )
 
 func (m readMode) String() string {
-	return [...]string{"whole", "one-byte", "half"}[m]
+	return [...]string{"whole", "one-byte", "half", "serve", "serve-half"}[m]
 }
 
 var readModes = []readMode{readWhole, readOneByte, readHalf}
+
+// echoModes are the modes of the tests whose Conn under test echoes (startEcho, echo):
+// every read mode, and Serve's.
+var echoModes = append(readModes[:len(readModes):len(readModes)], readServe, readServeHalf)
+
+// served holds the Conns under test made in a Serve mode: startEcho and echo read them
+// with Serve.
+var served sync.Map // *ws.Conn → struct{}
 
 // chunkedConn hands the Conn under test its bytes in small pieces.
 type chunkedConn struct {
@@ -102,10 +115,18 @@ func newPair(t testing.TB, r role, mode readMode, opts *ws.ConnOptions) (*ws.Con
 		opts = &o
 	}
 	var under net.Conn = a
-	if mode != readWhole {
+	switch mode {
+	case readWhole, readServe:
+	case readServeHalf:
+		under = chunkedConn{a, readHalf}
+	default:
 		under = chunkedConn{a, mode}
 	}
 	c := ws.NewConnForTest(under, r == asClient, opts)
+	if mode == readServe || mode == readServeHalf {
+		served.Store(c, struct{}{})
+		t.Cleanup(func() { served.Delete(c) })
+	}
 	if r == asClient {
 		ws.SetMaskKeyForTest(c, [4]byte{0x37, 0xfa, 0x21, 0x3d})
 	}

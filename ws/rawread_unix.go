@@ -83,3 +83,48 @@ func (r *rawReader) read(fd uintptr) bool {
 		}
 	}
 }
+
+// readMore is Serve's read, inside RawConn.Read: it reads into the free end of the read
+// buffer, having moved the unread bytes to its front, and sets s.drained when the read
+// left the socket empty (it returned less than it had room for).
+func (s *serveLoop) readMore(fd uintptr) int {
+	c := s.c
+	if c.rbuf == nil {
+		c.rbuf = getBuffer(c.opts.ReadBufferSize)
+		c.r, c.w = 0, 0
+	} else if c.r > 0 {
+		c.w = copy(*c.rbuf, (*c.rbuf)[c.r:c.w])
+		c.r = 0
+	}
+	room := (*c.rbuf)[c.w:]
+	for {
+		n, err := syscall.Read(int(fd), room)
+		switch err {
+		case nil:
+			if n == 0 {
+				s.rerr = io.EOF
+				return readMoreFailed
+			}
+			c.w += n
+			c.progress.Add(1)
+			s.drained = n < len(room)
+			return readMoreGot
+		case syscall.EINTR:
+			continue
+		case syscall.EAGAIN:
+			return readMoreNone
+		default:
+			s.rerr = os.NewSyscallError("read", err)
+			return readMoreFailed
+		}
+	}
+}
+
+// loop runs f as syscall.RawConn.Read does: until it returns true, waiting for the
+// socket to be readable each time it returns false.
+func (r *rawReader) loop(f func(fd uintptr) bool) error { return r.rc.Read(f) }
+
+// shutdown shuts the socket down both ways, ending every wait on it, without closing it.
+func (r *rawReader) shutdown() {
+	r.rc.Control(func(fd uintptr) { syscall.Shutdown(int(fd), syscall.SHUT_RDWR) })
+}

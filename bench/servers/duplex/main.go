@@ -58,37 +58,30 @@ func echo(accept *ws.AcceptOptions) http.HandlerFunc {
 		}
 		e := &echoConn{c: c}
 		e.serveFunc = e.serve // bound once: WhenReadable takes it at every wait
+		e.handleFunc = e.handle
 		c.WhenReadable(e.serveFunc)
 	}
 }
 
 type echoConn struct {
-	c         *ws.Conn
-	serveFunc func()
+	c          *ws.Conn
+	serveFunc  func()
+	handleFunc func(ws.MessageType, []byte) error
 }
 
-// serve answers the messages that have arrived, then waits for more without a goroutine.
+// serve answers the messages that arrive until the connection goes quiet for linger, then
+// waits for more without a goroutine.
 func (e *echoConn) serve() {
-	ctx := context.Background() // cancellable contexts cost an allocation per call
-	c := e.c
-	buf := buffers.Get().(*[]byte)
-	defer buffers.Put(buf)
-	for {
-		typ, msg, err := c.ReadAppend(ctx, (*buf)[:0]) // sends the queued replies before it waits
-		if err != nil {
-			c.CloseNow()
-			return
-		}
-		*buf = msg
-		if err := c.Queue(ctx, typ, msg); err != nil {
-			c.CloseNow()
-			return
-		}
-		if c.Buffered() == 0 && !c.WaitReadable(linger) { // sends the queued replies first
-			break
-		}
+	if err := e.c.Serve(context.Background(), linger, e.handleFunc); err != nil {
+		e.c.CloseNow()
+		return
 	}
-	c.WhenReadable(e.serveFunc)
+	e.c.WhenReadable(e.serveFunc)
+}
+
+// handle queues the message's echo, which Serve sends with the others of its burst.
+func (e *echoConn) handle(typ ws.MessageType, p []byte) error {
+	return e.c.Queue(context.Background(), typ, p) // cancellable contexts cost an allocation per call
 }
 
 // broadcast prepares each message once, as a ws.PreparedMessage whose frame every
