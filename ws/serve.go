@@ -110,6 +110,7 @@ const (
 func (s *serveLoop) serveRaw() error {
 	c := s.c
 	for {
+		s.rearmIdle()
 		// A new RawConn.Read forgets what the runtime's poller saw: its first step reads.
 		s.drained = false
 		c.serving.Store(serveReading)
@@ -292,6 +293,7 @@ func (s *serveLoop) slowMessage() error {
 			c.flushForRead()
 		}
 		s.checkClosing()
+		s.rearmIdle()
 		err := c.fillOnce()
 		if err == nil {
 			break
@@ -332,6 +334,14 @@ func (s *serveLoop) call(typ MessageType, msg []byte) error {
 	}
 	s.checkClosing()
 	return nil
+}
+
+// rearmIdle sets idle's read deadline again where a read inside a message cleared it
+// (lingerExpired), so that idle keeps counting from one wait for a message to the next.
+func (s *serveLoop) rearmIdle() {
+	if s.idle > 0 && s.c.lingerD == 0 && !s.closing {
+		s.c.setLinger(s.idle)
+	}
 }
 
 // waitAgain reports whether a wait that failed with err is to go on: err is the read

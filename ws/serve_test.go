@@ -153,6 +153,37 @@ func TestServeIdle(t *testing.T) {
 	}
 }
 
+// TestServeIdleAfterSlowMessage: a message that takes longer than idle to arrive is read
+// whole, and idle counts again after it: Serve returns once the connection is quiet.
+func TestServeIdleAfterSlowMessage(t *testing.T) {
+	for _, m := range serveModes {
+		t.Run(m.String(), func(t *testing.T) {
+			c, p := newPair(t, asServer, m, nil)
+			const idle = 50 * time.Millisecond
+			ctx := context.Background()
+			done := serveAsync(c, ctx, idle, func(typ ws.MessageType, b []byte) error {
+				return c.Write(ctx, typ, b)
+			})
+			msg := binaryOf(20 << 10) // more than the read buffer: read the usual way
+			frame := p.frame(true, 0, 0x2, msg)
+			p.write(frame[:1000])
+			time.Sleep(3 * idle) // the idle deadline passes inside the message
+			p.write(frame[1000:])
+			expectFrame(t, p, asServer, true, 0x2, msg)
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Fatalf("Serve = %v; want nil once idle", err)
+				}
+			case <-time.After(40 * idle):
+				t.Fatal("Serve did not return on idle after a message read the usual way")
+			}
+			errc := echo(c)
+			p.closeNormally(errc)
+		})
+	}
+}
+
 // TestServeContext: a context that ends while Serve waits for a message ends it with the
 // context's error, the connection staying usable.
 func TestServeContext(t *testing.T) {
