@@ -194,8 +194,7 @@ func (s *serveLoop) handleBuffered() bool {
 	c := s.c
 	for {
 		if c.serving.Load() == serveClosed || len(c.pending) > 0 {
-			s.slow = true
-			return false
+			return s.leave()
 		}
 		if c.rbuf == nil || c.r == c.w {
 			return true
@@ -207,16 +206,13 @@ func (s *serveLoop) handleBuffered() bool {
 		}
 		switch {
 		case err != nil:
-			s.slow = true // nextFrame fails the connection
-			return false
+			return s.leave() // nextFrame fails the connection
 		case n == 0:
 			return true // the buffer, of at least minReadBufferSize, holds any header
 		case h.opcode == opClose, h.opcode == opContinuation, !h.fin, h.rsv != 0:
-			s.slow = true
-			return false
+			return s.leave()
 		case limitExceeded(h.length, c.readLimit.Load()):
-			s.slow = true // nextFrame fails the connection with 1009
-			return false
+			return s.leave() // nextFrame fails the connection with 1009
 		case int64(len(buf)-n) < h.length:
 			// A text frame in part goes the usual way, which checks its UTF-8 as it
 			// arrives and fails it at the first invalid byte (Autobahn 6.4).
@@ -259,7 +255,7 @@ func (s *serveLoop) handleBuffered() bool {
 	}
 }
 
-// leave makes step leave RawConn.Read for a message too large for the read buffer.
+// leave makes step leave RawConn.Read, for the next message to be read the usual way.
 func (s *serveLoop) leave() bool {
 	s.slow = true
 	return false
