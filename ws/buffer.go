@@ -7,28 +7,36 @@ import (
 
 // Buffers come from pools in power-of-two size classes from 512 bytes to 64 KiB, and are
 // returned as soon as the operation that needed them is done. A read waiting for a message
-// on plain TCP on Unix holds none (rawread_unix.go).
+// on plain TCP on Unix holds none (rawread_unix.go). Serve reads a frame of up to 2 MiB
+// whole into one buffer (serve.go), from the classes above 64 KiB.
 const (
-	minBufferShift = 9
-	maxBufferShift = 16
-	maxBufferSize  = 1 << maxBufferShift
+	minBufferShift     = 9
+	maxBufferShift     = 16
+	maxBufferSize      = 1 << maxBufferShift
+	maxReadBufferShift = 21
+	maxReadBufferSize  = 1 << maxReadBufferShift
 )
 
-var bufferPools [maxBufferShift - minBufferShift + 1]sync.Pool
+var bufferPools [maxReadBufferShift - minBufferShift + 1]sync.Pool
 
 // bufferClass returns the index of the smallest class of at least n bytes, capped at the
-// largest class.
-func bufferClass(n int) int {
+// class of 1<<maxShift bytes.
+func bufferClass(n, maxShift int) int {
 	if n <= 1<<minBufferShift {
 		return 0
 	}
 	shift := bits.Len(uint(n - 1))
-	return min(shift, maxBufferShift) - minBufferShift
+	return min(shift, maxShift) - minBufferShift
 }
 
 // getBuffer returns a buffer of at least n bytes, or of maxBufferSize bytes if n is larger.
-func getBuffer(n int) *[]byte {
-	class := bufferClass(n)
+func getBuffer(n int) *[]byte { return getClass(bufferClass(n, maxBufferShift)) }
+
+// getReadBuffer returns a buffer of at least n bytes, or of maxReadBufferSize bytes if n
+// is larger.
+func getReadBuffer(n int) *[]byte { return getClass(bufferClass(n, maxReadBufferShift)) }
+
+func getClass(class int) *[]byte {
 	if b, ok := bufferPools[class].Get().(*[]byte); ok {
 		return b
 	}
@@ -36,10 +44,10 @@ func getBuffer(n int) *[]byte {
 	return &b
 }
 
-// putBuffer returns a buffer from getBuffer to its pool.
+// putBuffer returns a buffer from getBuffer or getReadBuffer to its pool.
 func putBuffer(b *[]byte) {
 	n := len(*b)
-	if n < 1<<minBufferShift || n > maxBufferSize || n&(n-1) != 0 {
+	if n < 1<<minBufferShift || n > maxReadBufferSize || n&(n-1) != 0 {
 		return
 	}
 	bufferPools[bits.Len(uint(n))-1-minBufferShift].Put(b)

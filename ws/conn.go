@@ -49,8 +49,8 @@ type ConnOptions struct {
 	// from a pool when reading starts and returned when a message has been read and
 	// nothing more is buffered. On a plain TCP connection on Unix, a read waiting for the
 	// next message holds none either; over TLS or another net.Conn, the waiting read
-	// holds one. Zero means 4096; values
-	// below 512 are raised to 512.
+	// holds one. [Conn.Serve] reads larger frames whole into a larger buffer from the same
+	// pools. Zero means 4096; values below 512 are raised to 512.
 	ReadBufferSize int
 	// WriteBufferSize is the most payload a frame written by [Conn.Writer] carries before
 	// it is sent. Zero means 4096.

@@ -51,3 +51,12 @@ func WaitingForTest(c *Conn) bool {
 	defer c.closeMu.Unlock()
 	return c.ready.f != nil
 }
+
+// ReadBufferForTest reports the size of c's read buffer, 0 while it holds none, and how
+// many of its bytes are unread. Call it only while no read runs.
+func ReadBufferForTest(c *Conn) (size, unread int) {
+	if c.rbuf == nil {
+		return 0, 0
+	}
+	return len(*c.rbuf), c.w - c.r
+}

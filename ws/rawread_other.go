@@ -12,7 +12,10 @@ func (r *rawReader) init(c *Conn) {}
 func (r *rawReader) ready() bool  { return false }
 func (r *rawReader) fill() error  { return errors.ErrUnsupported }
 func (r *rawReader) shutdown()    {}
+func (r *rawReader) setLowat(int) {}
 
 func (r *rawReader) loop(f func(fd uintptr) bool) error { return errors.ErrUnsupported }
 
 func (s *serveLoop) readMore(fd uintptr) int { return readMoreFailed }
+
+func setRcvLowat(fd uintptr, n int) {}

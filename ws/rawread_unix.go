@@ -90,7 +90,8 @@ func (r *rawReader) read(fd uintptr) bool {
 func (s *serveLoop) readMore(fd uintptr) int {
 	c := s.c
 	if c.rbuf == nil {
-		c.rbuf = getBuffer(c.opts.ReadBufferSize)
+		// As large as the last message's frame, which a message like it fills in one read.
+		c.rbuf = getReadBuffer(max(c.opts.ReadBufferSize, s.want))
 		c.r, c.w = 0, 0
 	} else if c.r > 0 {
 		c.w = copy(*c.rbuf, (*c.rbuf)[c.r:c.w])
@@ -123,6 +124,11 @@ func (s *serveLoop) readMore(fd uintptr) int {
 // loop runs f as syscall.RawConn.Read does: until it returns true, waiting for the
 // socket to be readable each time it returns false.
 func (r *rawReader) loop(f func(fd uintptr) bool) error { return r.rc.Read(f) }
+
+// setLowat sets the socket's receive low-water mark (see setRcvLowat).
+func (r *rawReader) setLowat(n int) {
+	r.rc.Control(func(fd uintptr) { setRcvLowat(fd, n) })
+}
 
 // shutdown shuts the socket down both ways, ending every wait on it, without closing it.
 func (r *rawReader) shutdown() {

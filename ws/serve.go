@@ -25,7 +25,12 @@ import (
 // forgets that it looked, so a read loop reads once more than it gets messages; on plain
 // TCP on Unix, Serve reads and waits inside one [syscall.RawConn.Read], calling handle from
 // there, and waits for the next message without that read whenever the last read left
-// nothing behind: an echo costs two system calls a message instead of three.
+// nothing behind: an echo costs two system calls a message instead of three. There, too, a
+// binary frame of up to 2 MiB is read whole into the read buffer, which grows from a pool
+// as what arrives of the frame fills it (its header alone takes no memory), and on Linux
+// the socket is to report readable only once the rest of such a frame is there, not at
+// every segment: a 64 KiB message costs one read or two, not three, and a 1 MiB message
+// two, not twenty.
 //
 // Serve is a read: no other may run meanwhile, and handle must not read from c (a read
 // waits for Serve to return). handle may write, queue, ping and close. A Close it calls
@@ -83,6 +88,9 @@ type serveLoop struct {
 
 	buf     []byte // messages read the usual way are assembled here
 	drained bool   // the last read left the socket empty: wait for it without a read (readMore)
+	need    int    // bytes of the frame at the read buffer's front, when it is not all there
+	want    int    // the read buffer's size for the next message: the last one's, in one frame
+	lowat   int    // the socket's receive low-water mark, if set (rcvlowat_linux.go)
 	slow    bool   // the next message must be read the usual way, outside step
 	rerr    error  // a read in step failed: the failure is handled outside it
 	perr    *ProtocolError
@@ -118,6 +126,11 @@ func (s *serveLoop) serveRaw() error {
 		if c.serving.Swap(serveOff) == serveClosed {
 			c.nc.Close()
 			return c.readFailed(errClosed)
+		}
+		if s.lowat != 0 {
+			// Reads outside step wait for any byte.
+			c.raw.setLowat(0)
+			s.lowat = 0
 		}
 		if err == nil {
 			err = s.rerr
@@ -158,12 +171,12 @@ func (s *serveLoop) step(fd uintptr) bool {
 			// The last read took all there was: whatever arrives since makes the
 			// runtime's poller, which no new RawConn.Read has reset, wake this one.
 			s.drained = false
-			s.beforeWait()
+			s.beforeWait(fd)
 			return false
 		}
 		switch s.readMore(fd) {
 		case readMoreNone:
-			s.beforeWait()
+			s.beforeWait(fd)
 			return false
 		case readMoreFailed:
 			return true
@@ -171,8 +184,10 @@ func (s *serveLoop) step(fd uintptr) bool {
 	}
 }
 
-// beforeWait sends what handle queued and lets go of an empty read buffer.
-func (s *serveLoop) beforeWait() {
+// beforeWait sends what handle queued and lets go of an empty read buffer. While a large
+// frame is on its way, it has the socket report readable only once the rest of it is
+// there (or the buffer's room is), rather than at every segment.
+func (s *serveLoop) beforeWait(fd uintptr) {
 	c := s.c
 	if c.queued.Load() > 0 {
 		c.flushForRead()
@@ -183,7 +198,22 @@ func (s *serveLoop) beforeWait() {
 		c.rbuf = nil
 		c.r, c.w = 0, 0
 	}
+	lowat := 0
+	if s.need > 0 {
+		if rest := min(s.need, len(*c.rbuf)) - (c.w - c.r); rest >= minLowat {
+			lowat = rest
+		}
+	}
+	if lowat != s.lowat {
+		setRcvLowat(fd, lowat)
+		s.lowat = lowat
+	}
 }
+
+// minLowat is the least rest of a frame worth a receive low-water mark: about what a
+// wake-up costs, in bytes read. A low-water mark costs a system call to set (and one to
+// clear, unless the next wait sets another).
+const minLowat = 16 << 10
 
 // handleBuffered handles the frames at the front of the read buffer for as long as they
 // are whole and step may handle them: pings and pongs, and data messages of one
@@ -192,6 +222,7 @@ func (s *serveLoop) beforeWait() {
 // bytes are needed.
 func (s *serveLoop) handleBuffered() bool {
 	c := s.c
+	s.need = 0
 	for {
 		if c.serving.Load() == serveClosed || len(c.pending) > 0 {
 			return s.leave()
@@ -215,8 +246,14 @@ func (s *serveLoop) handleBuffered() bool {
 			return s.leave() // nextFrame fails the connection with 1009
 		case int64(len(buf)-n) < h.length:
 			// A text frame in part goes the usual way, which checks its UTF-8 as it
-			// arrives and fails it at the first invalid byte (Autobahn 6.4).
-			return h.opcode != opText && int64(len(*c.rbuf)-n) >= h.length || s.leave()
+			// arrives and fails it at the first invalid byte (Autobahn 6.4). Others of
+			// up to maxReadBufferSize are read whole into the read buffer.
+			if h.opcode == opText || h.length > int64(maxReadBufferSize-n) {
+				return s.leave()
+			}
+			s.need = n + int(h.length)
+			s.growRead()
+			return true
 		}
 		p := buf[n : n+int(h.length)]
 		c.r += n + len(p)
@@ -228,6 +265,7 @@ func (s *serveLoop) handleBuffered() bool {
 			continue
 		}
 		typ := MessageType(h.opcode)
+		s.want = n + len(p)
 		if typ == MessageText {
 			c.text.reset()
 			if !c.text.write(p) {
@@ -253,6 +291,23 @@ func (s *serveLoop) handleBuffered() bool {
 			return false
 		}
 	}
+}
+
+// growRead makes room in the read buffer for the frame at its front, of s.need bytes, once
+// what has arrived of it fills half the buffer: a buffer at most about twice the size of
+// what has arrived, as appendPayload grows, so that a frame's header alone never makes
+// memory.
+func (s *serveLoop) growRead() {
+	c := s.c
+	have := c.w - c.r
+	if s.need <= len(*c.rbuf) || 2*have < len(*c.rbuf) {
+		return // readMore moves what is unread to the front, making room
+	}
+	b := getReadBuffer(min(s.need, 2*have))
+	c.w = copy(*b, (*c.rbuf)[c.r:c.w])
+	c.r = 0
+	putBuffer(c.rbuf)
+	c.rbuf = b
 }
 
 // leave makes step leave RawConn.Read, for the next message to be read the usual way.
@@ -342,7 +397,8 @@ func (s *serveLoop) rearmIdle() {
 
 // waitAgain reports whether a wait that failed with err is to go on: err is the read
 // deadline that idle (or an earlier WaitReadable) left set, and something arrived since it
-// was set, or idle is 0. When nothing did, it sets s.idled instead.
+// was set, or part of a frame is buffered (a message that has begun is read whole, as a
+// read reads it), or idle is 0. Otherwise it sets s.idled instead.
 func (s *serveLoop) waitAgain(err error) bool {
 	c := s.c
 	if c.lingerD == 0 || s.closing || !errors.Is(err, os.ErrDeadlineExceeded) || c.cause() != nil {
@@ -351,7 +407,7 @@ func (s *serveLoop) waitAgain(err error) bool {
 	if !c.readWatch.clearDeadline() {
 		return false // ctx ended, which readFailed reports
 	}
-	if s.idle > 0 && uint32(c.progress.Load()) == c.lingerSeen {
+	if s.idle > 0 && uint32(c.progress.Load()) == c.lingerSeen && c.r == c.w {
 		c.lingerD = 0
 		s.idled = true
 		return false

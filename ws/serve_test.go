@@ -35,53 +35,143 @@ func serveAsync(c *ws.Conn, ctx context.Context, idle time.Duration, handle func
 // (RFC 6455 §5.2, §5.4, §5.5.2).
 func TestServeEchoBursts(t *testing.T) {
 	sizes := []int{0, 1, 125, 126, 1000, 4000, 4096, 5000, 65536, 300 << 10}
+	eachServeEcho(t, (*ws.Conn).Queue, func(t *testing.T, r role, p *rawPeer, done <-chan error) {
+		// One message a write.
+		for _, n := range sizes {
+			msg := binaryOf(n)
+			p.send(true, 0x2, msg)
+			expectFrame(t, p, r, true, 0x2, msg)
+		}
+		// A burst in one write, pings between, the last message cut in two.
+		var burst []byte
+		var want [][]byte
+		for i, n := range sizes {
+			msg := textOf(n)
+			burst = append(burst, p.frame(true, 0, 0x1, msg)...)
+			burst = append(burst, p.frame(true, 0, 0x9, fmt.Appendf(nil, "ping %d", i))...)
+			want = append(want, msg)
+		}
+		last := textOf(3000)
+		lastFrame := p.frame(true, 0, 0x1, last)
+		p.write(append(burst, lastFrame[:1500]...))
+		time.Sleep(10 * time.Millisecond)
+		p.write(lastFrame[1500:])
+		want = append(want, last)
+		got := 0
+		for got < len(want) {
+			f := p.mustReadFrame()
+			switch f.opcode {
+			case 0xA:
+			case 0x1:
+				if !bytes.Equal(f.payload, want[got]) {
+					t.Fatalf("echo %d: %d bytes, want %d", got, len(f.payload), len(want[got]))
+				}
+				got++
+			default:
+				t.Fatalf("unexpected frame, opcode %#x", f.opcode)
+			}
+		}
+		p.closeNormally(done)
+	})
+}
+
+// eachServeEcho runs test for each role and Serve mode with a Conn that Serves, sending
+// each message back with send ((*ws.Conn).Write or Queue), and the raw peer that talks to it.
+func eachServeEcho(t *testing.T, send func(*ws.Conn, context.Context, ws.MessageType, []byte) error, test func(t *testing.T, r role, p *rawPeer, done <-chan error)) {
 	for _, r := range roles {
 		for _, m := range serveModes {
 			t.Run(r.String()+"/"+m.String(), func(t *testing.T) {
 				c, p := newPair(t, r, m, nil)
 				ctx := context.Background()
 				done := serveAsync(c, ctx, 0, func(typ ws.MessageType, b []byte) error {
-					return c.Queue(ctx, typ, b)
+					return send(c, ctx, typ, b)
 				})
-				// One message a write.
-				for _, n := range sizes {
-					msg := binaryOf(n)
-					p.send(true, 0x2, msg)
-					expectFrame(t, p, r, true, 0x2, msg)
-				}
-				// A burst in one write, pings between, the last message cut in two.
-				var burst []byte
-				var want [][]byte
-				for i, n := range sizes {
-					msg := textOf(n)
-					burst = append(burst, p.frame(true, 0, 0x1, msg)...)
-					burst = append(burst, p.frame(true, 0, 0x9, fmt.Appendf(nil, "ping %d", i))...)
-					want = append(want, msg)
-				}
-				last := textOf(3000)
-				lastFrame := p.frame(true, 0, 0x1, last)
-				p.write(append(burst, lastFrame[:1500]...))
-				time.Sleep(10 * time.Millisecond)
-				p.write(lastFrame[1500:])
-				want = append(want, last)
-				got := 0
-				for got < len(want) {
-					f := p.mustReadFrame()
-					switch f.opcode {
-					case 0xA:
-					case 0x1:
-						if !bytes.Equal(f.payload, want[got]) {
-							t.Fatalf("echo %d: %d bytes, want %d", got, len(f.payload), len(want[got]))
-						}
-						got++
-					default:
-						t.Fatalf("unexpected frame, opcode %#x", f.opcode)
-					}
-				}
-				p.closeNormally(done)
+				test(t, r, p, done)
 			})
 		}
 	}
+}
+
+// TestServeLargeFrames sends frames larger than the read buffer, up to the largest that
+// Serve reads whole into one buffer (2 MiB with its header) and past it, arriving at once
+// and in pieces, each followed by a small message after a pause: every message reaches
+// handle intact and in order, and a small one is not held back by the receive low-water
+// mark that Serve sets while a large frame arrives (RFC 6455 §5.2).
+func TestServeLargeFrames(t *testing.T) {
+	eachServeEcho(t, (*ws.Conn).Write, func(t *testing.T, r role, p *rawPeer, done <-chan error) {
+		header := 10 // 8-byte length
+		if r == asServer {
+			header += 4 // and the masking key
+		}
+		largest := 2<<20 - header
+		for _, n := range []int{4097, 20000, 65536, 100_000, 1 << 20, largest, largest + 1} {
+			for _, piece := range []int{0, 48 << 10} {
+				msg := binaryOf(n)
+				frame := p.frame(true, 0, 0x2, msg)
+				if piece == 0 {
+					p.write(frame)
+				} else {
+					for len(frame) > 0 {
+						k := min(piece, len(frame))
+						p.write(frame[:k])
+						frame = frame[k:]
+						time.Sleep(time.Millisecond)
+					}
+				}
+				expectFrame(t, p, r, true, 0x2, msg)
+				time.Sleep(5 * time.Millisecond)
+				small := fmt.Appendf(nil, "after %d in pieces of %d", n, piece)
+				p.send(true, 0x1, small)
+				expectFrame(t, p, r, true, 0x1, small)
+			}
+		}
+		p.closeNormally(done)
+	})
+}
+
+// TestServeLargeFrameMemory: a frame's header alone does not make Serve take memory: its
+// read buffer grows with what has arrived of a frame, to at most about four times that.
+// A Serve whose context ends inside a frame leaves it buffered, the connection usable, and
+// a Read then waits for the rest as for any message, however little follows it.
+func TestServeLargeFrameMemory(t *testing.T) {
+	c, p := newPair(t, asServer, readServe, nil)
+	msg := binaryOf(1536 << 10)
+	frame := p.frame(true, 0, 0x2, msg)
+	sent := 0
+	for _, upTo := range []int{1000, 30 << 10, 200 << 10} {
+		p.write(frame[sent:upTo])
+		sent = upTo
+		ctx, cancel := context.WithCancel(context.Background())
+		done := serveAsync(c, ctx, 0, func(ws.MessageType, []byte) error {
+			t.Error("handle called with a frame in part")
+			return nil
+		})
+		time.Sleep(30 * time.Millisecond)
+		cancel()
+		if err := waitErr(t, done); !errors.Is(err, context.Canceled) {
+			t.Fatalf("Serve = %v; want context.Canceled", err)
+		}
+		size, unread := ws.ReadBufferForTest(c)
+		if unread != sent {
+			t.Fatalf("after %d bytes of the frame, %d are buffered", sent, unread)
+		}
+		if size > max(4096, 4*sent) {
+			t.Fatalf("after %d bytes of a frame of %d, the read buffer is %d bytes", sent, len(frame), size)
+		}
+	}
+	// The rest of the frame, then a small message on its own.
+	p.write(frame[sent:])
+	results := readAll(context.Background(), c)
+	if got := next(t, results); got.err != nil || !bytes.Equal(got.msg, msg) {
+		t.Fatalf("Read = %d bytes, %v; want the %d-byte message", len(got.msg), got.err, len(msg))
+	}
+	time.Sleep(5 * time.Millisecond)
+	p.send(true, 0x1, []byte("small"))
+	if got := next(t, results); got.err != nil || string(got.msg) != "small" {
+		t.Fatalf("Read = %q, %v; want \"small\"", got.msg, got.err)
+	}
+	p.send(true, 0x8, []byte{0x03, 0xe8})
+	p.expectClose(ws.StatusNormalClosure)
 }
 
 // TestServeHandlerError: Serve returns what handle returns, and the messages after it stay
@@ -154,34 +244,42 @@ func TestServeIdle(t *testing.T) {
 }
 
 // TestServeIdleAfterSlowMessage: a message that takes longer than idle to arrive is read
-// whole, and idle counts again after it: Serve returns once the connection is quiet.
+// whole, and idle counts again after it: Serve returns once the connection is quiet. On
+// Serve's own path, a binary frame of 20 KiB is read whole into the read buffer, a text
+// frame the usual way (UTF-8 is checked as it arrives).
 func TestServeIdleAfterSlowMessage(t *testing.T) {
 	for _, m := range serveModes {
-		t.Run(m.String(), func(t *testing.T) {
-			c, p := newPair(t, asServer, m, nil)
-			const idle = 50 * time.Millisecond
-			ctx := context.Background()
-			done := serveAsync(c, ctx, idle, func(typ ws.MessageType, b []byte) error {
-				return c.Write(ctx, typ, b)
+		for _, op := range []byte{0x1, 0x2} {
+			t.Run(fmt.Sprintf("%s/opcode=%d", m, op), func(t *testing.T) {
+				testServeIdleAfterSlowMessage(t, m, op)
 			})
-			msg := binaryOf(20 << 10) // more than the read buffer: read the usual way
-			frame := p.frame(true, 0, 0x2, msg)
-			p.write(frame[:1000])
-			time.Sleep(3 * idle) // the idle deadline passes inside the message
-			p.write(frame[1000:])
-			expectFrame(t, p, asServer, true, 0x2, msg)
-			select {
-			case err := <-done:
-				if err != nil {
-					t.Fatalf("Serve = %v; want nil once idle", err)
-				}
-			case <-time.After(40 * idle):
-				t.Fatal("Serve did not return on idle after a message read the usual way")
-			}
-			errc := echo(c)
-			p.closeNormally(errc)
-		})
+		}
 	}
+}
+
+func testServeIdleAfterSlowMessage(t *testing.T, m readMode, op byte) {
+	c, p := newPair(t, asServer, m, nil)
+	const idle = 50 * time.Millisecond
+	ctx := context.Background()
+	done := serveAsync(c, ctx, idle, func(typ ws.MessageType, b []byte) error {
+		return c.Write(ctx, typ, b)
+	})
+	msg := payloadOf(op, 20<<10) // more than the read buffer
+	frame := p.frame(true, 0, op, msg)
+	p.write(frame[:1000])
+	time.Sleep(3 * idle) // the idle deadline passes inside the message
+	p.write(frame[1000:])
+	expectFrame(t, p, asServer, true, op, msg)
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Serve = %v; want nil once idle", err)
+		}
+	case <-time.After(40 * idle):
+		t.Fatal("Serve did not return on idle after a slow message")
+	}
+	errc := echo(c)
+	p.closeNormally(errc)
 }
 
 // TestServeContext: a context that ends while Serve waits for a message ends it with the
