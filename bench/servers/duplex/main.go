@@ -45,10 +45,6 @@ func serve(ctx context.Context, ln net.Listener, opts srv.Options) error {
 // gives it up.
 const linger = time.Second
 
-// buffers holds the echo's message buffers between bursts, so that an idle connection
-// keeps none.
-var buffers = sync.Pool{New: func() any { return new([]byte) }}
-
 // echo sends every message back, as one frame of the same type.
 func echo(accept *ws.AcceptOptions) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
