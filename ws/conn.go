@@ -151,11 +151,9 @@ type Conn struct {
 	queued       atomic.Int64 // len(*wq), readable without the lock
 	tw           *tryWriter   // TryFlush's, made by the first; under frameLock
 	writeWatch   ctxWatch
-	hdr          [maxHeaderSize]byte
-	client       bool // the client's end: its frames are masked, §5.3 (here, beside hdr, it takes no room)
-	iov          [2][]byte
-	bufs         net.Buffers
-	writer       messageWriter
+	client       bool           // the client's end: its frames are masked, §5.3
+	frames       *frameScratch  // made by the first frame written; under frameLock
+	writer       *messageWriter // made by the first message that needs one; under msgLock
 
 	// Closing.
 	closeOnce  sync.Once
@@ -192,7 +190,6 @@ func newConn(nc net.Conn, client bool, subprotocol string, o *ConnOptions, lefto
 	c.readWatch.init(nc.SetReadDeadline)
 	c.writeWatch.init(nc.SetWriteDeadline)
 	c.reader.c = c
-	c.writer.c = c
 	if len(leftover) > 0 {
 		c.rbuf = getBuffer(max(c.opts.ReadBufferSize, len(leftover)))
 		c.w = copy(*c.rbuf, leftover)

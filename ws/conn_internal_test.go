@@ -3,9 +3,11 @@ package ws
 import (
 	"context"
 	"errors"
+	"net"
 	"sync"
 	"testing"
 	"time"
+	"unsafe"
 )
 
 // TestCtxMutex checks the lock behind the connection's read and write sides: a waiter
@@ -61,4 +63,23 @@ func TestCtxMutex(t *testing.T) {
 		time.Sleep(time.Millisecond)
 	}
 	m.unlock()
+}
+
+// TestConnSize pins what an idle connection costs besides its socket (doc.go, Memory): a
+// Conn fits the allocator's 768-byte size class on 64-bit platforms; its write scratch and
+// message writer are made by its first write.
+func TestConnSize(t *testing.T) {
+	if unsafe.Sizeof(uintptr(0)) != 8 {
+		t.Skip("the size is pinned for 64-bit platforms")
+	}
+	if n := unsafe.Sizeof(Conn{}); n > 768 {
+		t.Fatalf("Conn is %d bytes: more than the 768-byte size class of an idle connection's (doc.go)", n)
+	}
+	a, b := net.Pipe()
+	defer a.Close()
+	defer b.Close()
+	c := newConn(a, false, "", nil, nil, nil)
+	if c.frames != nil || c.writer != nil {
+		t.Fatal("a new Conn holds write state before its first write")
+	}
 }

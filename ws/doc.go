@@ -80,8 +80,9 @@
 // A server with many long-lived, mostly idle connections should therefore return from the
 // handler once Accept has succeeded, and read only when [Conn.WhenReadable] says a read is
 // due: between messages the connection then holds no goroutine and no buffer, only its
-// socket and a Conn of under 1 KiB (on plain TCP on Linux; elsewhere WhenReadable falls
-// back to a goroutine that waits in a read).
+// socket and a Conn of 768 bytes on 64-bit platforms (on plain TCP on Linux; elsewhere
+// WhenReadable falls back to a goroutine that waits in a read). What only writing needs is
+// made by a connection's first write.
 //
 // # Writing in bursts
 //

@@ -43,7 +43,7 @@ func (c *Conn) Queue(ctx context.Context, typ MessageType, p []byte) error {
 	if c.deflate == nil || len(p) < c.deflate.threshold {
 		return c.writeFrame(ctx, true, 0, opcode(typ), p, frameQueue)
 	}
-	w := &c.writer
+	w := c.messageWriter()
 	w.begin(ctx, opcode(typ), true, min(len(p)/2+maxHeaderSize, maxBufferSize))
 	w.queue = true
 	if _, err := w.Write(p); err != nil {

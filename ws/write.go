@@ -48,7 +48,7 @@ func (c *Conn) write(ctx context.Context, typ MessageType, p []byte, compress bo
 	if !compress {
 		return c.writeFrame(ctx, true, 0, opcode(typ), p, 0)
 	}
-	w := &c.writer
+	w := c.messageWriter()
 	w.begin(ctx, opcode(typ), true, min(len(p)/2+maxHeaderSize, maxBufferSize))
 	if _, err := w.Write(p); err != nil {
 		w.finish()
@@ -73,9 +73,20 @@ func (c *Conn) Writer(ctx context.Context, typ MessageType) (io.WriteCloser, err
 	if err := c.msgLock.lock(ctx, c.closed); err != nil {
 		return nil, fmt.Errorf("ws: write: %w", err)
 	}
-	c.writer.begin(ctx, opcode(typ), c.deflate != nil, c.opts.WriteBufferSize)
-	c.writer.unlockOnClose = true
-	return &writerHandle{w: &c.writer, gen: c.writer.gen}, nil
+	w := c.messageWriter()
+	w.begin(ctx, opcode(typ), c.deflate != nil, c.opts.WriteBufferSize)
+	w.unlockOnClose = true
+	return &writerHandle{w: w, gen: w.gen}, nil
+}
+
+// messageWriter returns the connection's messageWriter, made the first time a message
+// needs one (Writer, or a compressed Write or Queue), so that a connection that never
+// does holds none; msgLock is held.
+func (c *Conn) messageWriter() *messageWriter {
+	if c.writer == nil {
+		c.writer = &messageWriter{c: c}
+	}
+	return c.writer
 }
 
 // writerHandle is the writer Writer returns: the connection's messageWriter, for as long
@@ -378,6 +389,15 @@ func (c *Conn) failWriteLocked(err error) error {
 	return err
 }
 
+// frameScratch is where writeFrameLocked encodes a frame's header and gathers it with the
+// payload for one writev, which would otherwise allocate at every frame. A connection
+// makes it with its first frame, so that one that never writes holds none.
+type frameScratch struct {
+	hdr  [maxHeaderSize]byte
+	iov  [2][]byte
+	bufs net.Buffers
+}
+
 // sendFrameLocked sends one frame, encoding it unless how says it is encoded, and returns
 // how many bytes went out. frameLock is held.
 func (c *Conn) sendFrameLocked(fin bool, rsv byte, op opcode, p []byte, how frameHow) (int, error) {
@@ -394,14 +414,18 @@ func (c *Conn) writeFrameLocked(fin bool, rsv byte, op opcode, p []byte) (int, e
 	if c.client {
 		key = c.maskKey()
 	}
-	hdr := appendHeader(c.hdr[:0], fin, rsv, op, len(p), c.client, key)
+	if c.frames == nil {
+		c.frames = new(frameScratch)
+	}
+	f := c.frames
+	hdr := appendHeader(f.hdr[:0], fin, rsv, op, len(p), c.client, key)
 	total := len(hdr) + len(p)
 	if !c.client && c.tcp != nil && total > writevThreshold {
-		c.iov = [2][]byte{hdr, p}
-		c.bufs = c.iov[:]
-		n, err := c.bufs.WriteTo(c.tcp)
-		c.iov = [2][]byte{}
-		c.bufs = nil
+		f.iov = [2][]byte{hdr, p}
+		f.bufs = f.iov[:]
+		n, err := f.bufs.WriteTo(c.tcp)
+		f.iov = [2][]byte{}
+		f.bufs = nil
 		return int(n), err
 	}
 	// Copy header and payload into one buffer (masking the payload as it goes, for a
