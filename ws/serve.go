@@ -294,9 +294,9 @@ func (s *serveLoop) handleBuffered() bool {
 }
 
 // growRead makes room in the read buffer for the frame at its front, of s.need bytes, once
-// what has arrived of it fills half the buffer: a buffer at most about twice the size of
-// what has arrived, as appendPayload grows, so that a frame's header alone never makes
-// memory.
+// what has arrived of it fills half the buffer: a buffer of twice what has arrived at most,
+// rounded up to its pool's size, as appendPayload grows, so that a frame's header alone
+// never makes memory.
 func (s *serveLoop) growRead() {
 	c := s.c
 	have := c.w - c.r
