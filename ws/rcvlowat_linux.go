@@ -10,7 +10,7 @@ import (
 // closed or failed, or its receive buffer is under pressure, whichever comes first; a read
 // that does not wait still returns what is there.
 //
-// Before Linux 4.18 a mark above what the receive buffer holds was never reached (4.18
+// Before Linux 4.18 a mark above what the receive buffer could hold was out of reach (4.18
 // caps it and grows the buffer to fit), so there setRcvLowat does nothing.
 func setRcvLowat(fd uintptr, n int) {
 	if rcvLowatSafe() {
