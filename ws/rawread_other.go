@@ -17,5 +17,3 @@ func (r *rawReader) setLowat(int) {}
 func (r *rawReader) loop(f func(fd uintptr) bool) error { return errors.ErrUnsupported }
 
 func (s *serveLoop) readMore(fd uintptr) int { return readMoreFailed }
-
-func setRcvLowat(fd uintptr, n int) {}

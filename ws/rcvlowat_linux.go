@@ -36,8 +36,9 @@ var rcvLowatSafe = sync.OnceValue(func() bool {
 // kernelAtLeast reports whether a kernel release such as "6.18.44-fc" is major.minor or
 // later.
 func kernelAtLeast(release string, major, minor int) bool {
-	var v [2]int
+	var v [2]int // major, minor
 	i := 0
+scan:
 	for _, c := range release {
 		switch {
 		case c >= '0' && c <= '9':
@@ -45,7 +46,7 @@ func kernelAtLeast(release string, major, minor int) bool {
 		case c == '.' && i == 0:
 			i = 1
 		default:
-			return v[0] > major || v[0] == major && v[1] >= minor
+			break scan
 		}
 	}
 	return v[0] > major || v[0] == major && v[1] >= minor
