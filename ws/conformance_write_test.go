@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -58,7 +59,7 @@ func TestWriteFrame(t *testing.T) {
 			}
 		})
 	}
-	sizes := []int{0, 1, 125, 126, 127, 128, 4081, 4082, 4096, 65521, 65522, 65535, 65536, 65537, 200000, 1 << 20}
+	sizes := []int{0, 1, 125, 126, 127, 128, 4081, 4082, 4096, 65521, 65522, 65535, 65536, 65537, 200000, 262129, 262130, 262131, 1 << 20}
 	for _, r := range roles {
 		// Only readWhole gives the Conn a *net.TCPConn, and a server writev.
 		for _, m := range []readMode{readWhole, readHalf} {
@@ -83,6 +84,37 @@ func TestWriteFrame(t *testing.T) {
 					expectPeerClose(t, c, p, startEcho(c))
 				})
 			}
+		}
+	}
+}
+
+// TestWriteLargeFrameWrites pins how a frame too large for writev (a client's, which it
+// masks as it copies, §5.3, or one on a connection that is not plain TCP) reaches the
+// network: in writes of 256 KiB, the first with the header. A 64 KiB message goes out in
+// one write; every write of a smaller piece would end in a short TCP segment of its own.
+func TestWriteLargeFrameWrites(t *testing.T) {
+	const chunk = 256 << 10
+	for _, r := range roles {
+		for _, n := range []int{65536, chunk - 14, chunk, 1 << 20} {
+			t.Run(fmt.Sprintf("%s/%d", r, n), func(t *testing.T) {
+				c, p, wc := newCountedPair(t, r)
+				msg := payloadOf(byte(ws.MessageBinary), n)
+				done := make(chan error, 1)
+				go func() { done <- c.Write(context.Background(), ws.MessageBinary, msg) }()
+				expectFrame(t, p, r, true, byte(ws.MessageBinary), msg)
+				if err := waitErr(t, done); err != nil {
+					t.Fatal(err)
+				}
+				total := len(frameHeader(true, 0, byte(ws.MessageBinary), n, r == asClient, testMaskKey)) + n
+				var want []int
+				for ; total > chunk; total -= chunk {
+					want = append(want, chunk)
+				}
+				want = append(want, total)
+				if got := wc.writes(); !slices.Equal(got, want) {
+					t.Fatalf("a %d-byte message went out in writes of %v bytes; want %v", n, got, want)
+				}
+			})
 		}
 	}
 }
