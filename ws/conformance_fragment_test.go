@@ -244,7 +244,7 @@ func TestLimitNoLimit(t *testing.T) {
 		name     string
 		opts     *ws.ConnOptions
 		set      bool // call SetReadLimit(-1)
-		announce int
+		announce uint64
 	}{
 		{"options_negative", &ws.ConnOptions{ReadLimit: -1}, false, 1 << 40},
 		{"options_negative_largest_length", &ws.ConnOptions{ReadLimit: -1}, false, 1<<63 - 1},
@@ -262,7 +262,7 @@ func TestLimitNoLimit(t *testing.T) {
 						c.SetReadLimit(-1)
 					}
 					payload := binaryOf(1000)
-					b := frameHeader(true, 0, wireBinary, row.announce, p.client, testMaskKey)
+					b := frameHeaderLen(true, 0, wireBinary, row.announce, p.client, testMaskKey)
 					p.write(appendMasked(b, payload, p.client, testMaskKey))
 					ctx := context.Background()
 					typ, rd, err := c.Reader(ctx)

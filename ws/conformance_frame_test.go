@@ -101,6 +101,12 @@ func (f inFrame) encode(peerIsClient bool) []byte {
 // encodeFrame in the harness but without the payload, so that big frames can be built and
 // checked without a byte-by-byte loop, which the race detector makes slow.
 func frameHeader(fin bool, rsv, op byte, n int, masked bool, key [4]byte) []byte {
+	return frameHeaderLen(fin, rsv, op, uint64(n), masked, key)
+}
+
+// frameHeaderLen is frameHeader for any length a header can announce, beyond an int's on
+// a 32-bit platform.
+func frameHeaderLen(fin bool, rsv, op byte, n uint64, masked bool, key [4]byte) []byte {
 	b0 := rsv | op
 	if fin {
 		b0 |= 0x80
@@ -116,7 +122,7 @@ func frameHeader(fin bool, rsv, op byte, n int, masked bool, key [4]byte) []byte
 	case n <= 0xFFFF:
 		out = binary.BigEndian.AppendUint16([]byte{b0, b1 | 126}, uint16(n))
 	default:
-		out = binary.BigEndian.AppendUint64([]byte{b0, b1 | 127}, uint64(n))
+		out = binary.BigEndian.AppendUint64([]byte{b0, b1 | 127}, n)
 	}
 	if masked {
 		out = append(out, key[:]...)

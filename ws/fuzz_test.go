@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -458,7 +459,9 @@ func FuzzParseHeader(f *testing.F) {
 				uint64(h.length) != ref.length || h.masked && h.key != key {
 				t.Fatalf("parseHeader(% x) = %+v, want %+v", b, h, ref)
 			}
-			if enc := appendHeader(nil, h.fin, h.rsv, h.opcode, int(h.length), h.masked, h.key); !bytes.Equal(enc, b[:n]) {
+			// appendHeader takes a slice's length: on a 32-bit platform, not every length
+			// a header can announce.
+			if enc := appendHeader(nil, h.fin, h.rsv, h.opcode, int(h.length), h.masked, h.key); h.length <= math.MaxInt && !bytes.Equal(enc, b[:n]) {
 				t.Fatalf("appendHeader(%+v) = % x, want % x", h, enc, b[:n])
 			}
 		}
@@ -485,6 +488,9 @@ func FuzzParseHeader(f *testing.F) {
 			length = length<<8 | uint64(c)
 		}
 		length >>= 1 + b[0]&63 // below 2^63, and the short and 16-bit forms too
+		if length > math.MaxInt {
+			return // not a slice's length here (32-bit)
+		}
 		fin, rsv, op, masked := b[0]&finBit != 0, b[0]&rsvBits, opcode(b[0]&15), b[1]&maskBit != 0
 		key := uint32(b[1]) | uint32(b[2])<<24
 		enc := appendHeader(nil, fin, rsv, op, int(length), masked, key)
