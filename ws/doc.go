@@ -86,10 +86,12 @@
 //
 // # Writing in bursts
 //
-// Every Write is one system call. A server that answers each message can instead
-// [Conn.Queue] its answers, which are sent together, in one write, when a read has to wait
-// for the network, at [Conn.Flush], or with the next Write or Close; [Conn.Buffered]
-// tells whether more of a burst is already here.
+// Every Write is one system call where the socket takes the frame at once: a server's on
+// plain TCP whatever its size (header and payload go out together with writev), a
+// client's, which it masks as it copies, one per 256 KiB. A server that answers each
+// message can instead [Conn.Queue] its answers, which are sent together, in one write,
+// when a read has to wait for the network, at [Conn.Flush], or with the next Write or
+// Close; [Conn.Buffered] tells whether more of a burst is already here.
 //
 // [Conn.Serve] reads messages and hands each to a function, which may queue the answers:
 // a read loop's read that finds nothing, before each wait, is then not made (on plain TCP
