@@ -5,11 +5,11 @@ import (
 	"sync"
 )
 
-// Buffers come from pools in power-of-two size classes from 512 bytes to 64 KiB, and are
+// Buffers come from pools in power-of-two size classes from 512 bytes to 2 MiB, and are
 // returned as soon as the operation that needed them is done. A read waiting for a message
-// on plain TCP on Unix holds none (rawread_unix.go). Serve reads a frame of up to 2 MiB
-// whole into one buffer (serve.go), from the classes above 64 KiB, and a client masks a
-// large frame 256 KiB at a time (writeFrameLocked).
+// on plain TCP on Unix holds none (rawread_unix.go). Most take at most 64 KiB (getBuffer);
+// only Serve, which reads a frame of up to 2 MiB whole into one buffer (serve.go), and a
+// client, which masks a large frame 256 KiB at a time (writeFrameLocked), take more.
 const (
 	minBufferShift     = 9
 	maxBufferShift     = 16

@@ -224,14 +224,7 @@ func TestServeIdle(t *testing.T) {
 				case <-time.After(idle / 2):
 				}
 			}
-			select {
-			case err := <-done:
-				if err != nil {
-					t.Fatalf("Serve = %v; want nil once idle", err)
-				}
-			case <-time.After(10 * idle):
-				t.Fatal("Serve did not return on idle")
-			}
+			expectIdleReturn(t, done, 10*idle)
 			if n != 8 {
 				t.Fatalf("handle saw %d messages, want 8", n)
 			}
@@ -270,16 +263,23 @@ func testServeIdleAfterSlowMessage(t *testing.T, m readMode, op byte) {
 	time.Sleep(3 * idle) // the idle deadline passes inside the message
 	p.write(frame[1000:])
 	expectFrame(t, p, asServer, true, op, msg)
+	expectIdleReturn(t, done, 40*idle)
+	errc := echo(c)
+	p.closeNormally(errc)
+}
+
+// expectIdleReturn waits, at most within, for the Serve of done to return nil, as it does
+// once the connection has been quiet for its idle period.
+func expectIdleReturn(t *testing.T, done <-chan error, within time.Duration) {
+	t.Helper()
 	select {
 	case err := <-done:
 		if err != nil {
 			t.Fatalf("Serve = %v; want nil once idle", err)
 		}
-	case <-time.After(40 * idle):
-		t.Fatal("Serve did not return on idle after a slow message")
+	case <-time.After(within):
+		t.Fatal("Serve did not return on idle")
 	}
-	errc := echo(c)
-	p.closeNormally(errc)
 }
 
 // TestServeContext: a context that ends while Serve waits for a message ends it with the
