@@ -176,6 +176,7 @@ func (c *Conn) closeNow(cause error) bool {
 		if !c.serveCloses() {
 			c.nc.Close()
 		}
+		c.isClosed.Store(true)
 		close(c.closed)
 		if c.keepalive != nil {
 			c.keepalive.Stop()

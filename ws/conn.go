@@ -152,6 +152,7 @@ type Conn struct {
 	tw           *tryWriter   // TryFlush's, made by the first; under frameLock
 	writeWatch   ctxWatch
 	client       bool           // the client's end: its frames are masked, §5.3
+	isClosed     atomic.Bool    // closed is closed: a write checks it here, beside the queue
 	frames       *frameScratch  // made by the first frame written; under frameLock
 	writer       *messageWriter // made by the first message that needs one; under msgLock
 
