@@ -329,7 +329,9 @@ func writeHeader(w io.Writer, o *options, goVersion, tree string, pin pinning, f
 numbers are the median of the rounds, with their range (min–max) when there are several.
 Server CPU is user and system time from /proc/PID/stat (10 ms ticks), read by duplex
 bench at the start and the end of its measured window, per message echoed (per delivery,
-per handshake). "vs best" compares with the best of the competitors (gorilla, coder,
+per handshake); "of it, user" is the part outside the kernel (the server's code, its
+library and Go's runtime), the rest being system calls and, on loopback, the TCP work a
+sender does for its receiver too. "vs best" compares with the best of the competitors (gorilla, coder,
 gws, gobwas): the lowest CPU, the highest rate; "vs rawtcp" with the raw TCP baseline.
 Latencies are round trips (echo), from the intended send time to each delivery
 (broadcast), or of handshakes; p50 and p99 are medians over the rounds. "generator" is

@@ -178,6 +178,7 @@ type benchResult struct {
 	ClientCPUPerOp   float64 `json:"client_cpu_us_per_op"`
 	ServerCPU        float64 `json:"server_cpu_s"`
 	ServerCPUPerOp   float64 `json:"server_cpu_us_per_op"`
+	ServerSysPerOp   float64 `json:"server_sys_cpu_us_per_op"`
 	ServerRSSBefore  int64   `json:"server_rss_before"`
 	ServerRSSHeld    int64   `json:"server_rss_held"`
 	ServerRSSPerConn float64 `json:"server_rss_per_conn"`

@@ -81,6 +81,9 @@ func rssPerConn(r *benchResult) float64 {
 func rssBefore(r *benchResult) float64 { return float64(r.ServerRSSBefore) / (1 << 20) }
 func held(r *benchResult) float64      { return float64(r.Held) }
 
+// serverUser is the server's CPU outside the kernel.
+func serverUser(r *benchResult) float64 { return max(r.ServerCPUPerOp-r.ServerSysPerOp, 0) }
+
 // stat returns the metric over the server's runs of sc; n is zero if it has none.
 func (r *results) stat(sc *scenario, server string, m metric) stat {
 	c := r.cells[sc][server]
@@ -152,9 +155,9 @@ func (r *results) writeLoadTable(w io.Writer, sc *scenario) {
 	bestCPUName, bestCPU := r.best(sc, serverCPU, false)
 	bestRateName, bestRate := r.best(sc, throughput, true)
 	rawCPU, rawRate := r.stat(sc, "rawtcp", serverCPU), r.stat(sc, "rawtcp", throughput)
-	fmt.Fprintf(w, "| server | %s | p50 | p99 | server CPU µs/%s | CPU vs best (%s) | CPU vs rawtcp | %s vs best (%s) | %s vs rawtcp | generator µs/%s |\n",
+	fmt.Fprintf(w, "| server | %s | p50 | p99 | server CPU µs/%s | of it, user | CPU vs best (%s) | CPU vs rawtcp | %s vs best (%s) | %s vs rawtcp | generator µs/%s |\n",
 		rateName, unit, orNone(bestCPUName), rateName, orNone(bestRateName), rateName, unit)
-	fmt.Fprintln(w, "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
+	fmt.Fprintln(w, "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
 	bound := false
 	for _, s := range r.servers {
 		rate := r.stat(sc, s, throughput)
@@ -166,9 +169,9 @@ func (r *results) writeLoadTable(w io.Writer, sc *scenario) {
 		if r.generatorBound(sc, s) {
 			mark, bound = " †", true
 		}
-		fmt.Fprintf(w, "| %s | %s%s | %s | %s | %s | %s | %s | %s | %s | %s |\n", s,
+		fmt.Fprintf(w, "| %s | %s%s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", s,
 			withRange(rate, formatRate), mark, formatLatency(r.stat(sc, s, p50).med), formatLatency(r.stat(sc, s, p99).med),
-			withRange(cpu, formatMicros), ratio(cpu.med, bestCPU), ratio(cpu.med, rawCPU.med),
+			withRange(cpu, formatMicros), formatMicros(r.stat(sc, s, serverUser).med), ratio(cpu.med, bestCPU), ratio(cpu.med, rawCPU.med),
 			ratio(rate.med, bestRate), ratio(rate.med, rawRate.med), formatMicros(r.stat(sc, s, clientCPU).med))
 	}
 	if bound {

@@ -24,30 +24,31 @@ func checkProcess(pid int) error {
 
 // processCPU returns the CPU time, user and system, that process pid has used, its
 // threads that ended included: fields 14 and 15 of /proc/PID/stat, in clock ticks.
-func processCPU(pid int) (time.Duration, error) {
+func processCPU(pid int) (procCPU, error) {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
 	if err != nil {
-		return 0, err
+		return procCPU{}, err
 	}
 	// The command's name, field 2, is in parentheses and may hold anything: the fields
 	// from the state, field 3, on follow the last ')'.
 	i := bytes.LastIndexByte(b, ')')
 	if i < 0 {
-		return 0, fmt.Errorf("bench: /proc/%d/stat: no command name", pid)
+		return procCPU{}, fmt.Errorf("bench: /proc/%d/stat: no command name", pid)
 	}
 	f := bytes.Fields(b[i+1:])
 	if len(f) < 13 {
-		return 0, fmt.Errorf("bench: /proc/%d/stat: %d fields", pid, len(f)+2)
+		return procCPU{}, fmt.Errorf("bench: /proc/%d/stat: %d fields", pid, len(f)+2)
 	}
-	var ticks int64
-	for _, s := range f[11:13] { // utime and stime, fields 14 and 15
+	var ticks [2]int64
+	for j, s := range f[11:13] { // utime and stime, fields 14 and 15
 		n, err := strconv.ParseInt(string(s), 10, 64)
 		if err != nil {
-			return 0, fmt.Errorf("bench: /proc/%d/stat: %w", pid, err)
+			return procCPU{}, fmt.Errorf("bench: /proc/%d/stat: %w", pid, err)
 		}
-		ticks += n
+		ticks[j] = n
 	}
-	return time.Duration(ticks) * (time.Second / clockTicks), nil
+	const tick = time.Second / clockTicks
+	return procCPU{user: time.Duration(ticks[0]) * tick, sys: time.Duration(ticks[1]) * tick}, nil
 }
 
 // processRSS returns the resident memory of process pid in bytes: VmRSS in

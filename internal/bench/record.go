@@ -193,9 +193,14 @@ type cpuMeter struct {
 	started    bool
 	ok         bool
 
-	srvStart, srvEnd time.Duration
+	srvStart, srvEnd procCPU
 	srvOK            bool
 }
+
+// procCPU is a process's CPU time: user, in the process itself (its code and Go's
+// runtime), and system, in the kernel on its behalf (system calls, and on loopback the
+// peer's share of TCP).
+type procCPU struct{ user, sys time.Duration }
 
 func (m *cpuMeter) begin() {
 	m.start, m.ok = cpuTime()
@@ -231,12 +236,16 @@ func (m *cpuMeter) perOp(ops int64) (seconds, usPerOp float64) {
 	return perOp(m.end-m.start, ops)
 }
 
-// serverPerOp is perOp for the server, zeros without one.
-func (m *cpuMeter) serverPerOp(ops int64) (seconds, usPerOp float64) {
+// serverPerOp is perOp for the server, zeros without one; sysPerOp is the part of usPerOp
+// spent in the kernel.
+func (m *cpuMeter) serverPerOp(ops int64) (seconds, usPerOp, sysPerOp float64) {
 	if !m.srvOK {
-		return 0, 0
+		return 0, 0, 0
 	}
-	return perOp(m.srvEnd-m.srvStart, ops)
+	user, sys := m.srvEnd.user-m.srvStart.user, m.srvEnd.sys-m.srvStart.sys
+	seconds, usPerOp = perOp(user+sys, ops)
+	_, sysPerOp = perOp(sys, ops)
+	return seconds, usPerOp, sysPerOp
 }
 
 func perOp(d time.Duration, ops int64) (seconds, usPerOp float64) {

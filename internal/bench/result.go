@@ -72,12 +72,15 @@ type Result struct {
 
 	// ServerPID is the server's process ID, when the run was given it (Config.ServerPID).
 	// ServerCPU and ServerCPUPerOp are then its CPU time over the same window as
-	// ClientCPU's, from /proc; for connect, ServerRSSBefore and ServerRSSHeld are its
+	// ClientCPU's, from /proc, and ServerSysPerOp the part of ServerCPUPerOp spent in
+	// the kernel (system time: system calls, and on loopback the peer's share of TCP,
+	// which a loopback sender does); for connect, ServerRSSBefore and ServerRSSHeld are its
 	// resident memory in bytes before the first handshake and at the end of the hold, and
 	// ServerRSSPerConn their difference per connection held.
 	ServerPID        int     `json:"server_pid,omitempty"`
 	ServerCPU        float64 `json:"server_cpu_s,omitempty"`
 	ServerCPUPerOp   float64 `json:"server_cpu_us_per_op,omitempty"`
+	ServerSysPerOp   float64 `json:"server_sys_cpu_us_per_op,omitempty"`
 	ServerRSSBefore  int64   `json:"server_rss_before,omitempty"`
 	ServerRSSHeld    int64   `json:"server_rss_held,omitempty"`
 	ServerRSSPerConn float64 `json:"server_rss_per_conn,omitempty"`
@@ -105,7 +108,7 @@ func (r *runner) newResult(mode string, measured int64, interrupted bool) *Resul
 // cpu sets the CPU times the meter measured, per op of ops.
 func (res *Result) cpu(m *cpuMeter, ops int64) {
 	res.ClientCPU, res.ClientCPUPerOp = m.perOp(ops)
-	res.ServerCPU, res.ServerCPUPerOp = m.serverPerOp(ops)
+	res.ServerCPU, res.ServerCPUPerOp, res.ServerSysPerOp = m.serverPerOp(ops)
 }
 
 // rates sets the throughputs, of received messages over the measured window.
@@ -160,7 +163,8 @@ func (res *Result) WriteTable(w io.Writer) error {
 		t.line("client CPU", fmt.Sprintf("%s µs/%s (%s in all)", strconv.FormatFloat(res.ClientCPUPerOp, 'f', 2, 64), op, seconds(res.ClientCPU)))
 	}
 	if res.ServerCPUPerOp > 0 {
-		t.line("server CPU", fmt.Sprintf("%s µs/%s (%s in all, process %d)", strconv.FormatFloat(res.ServerCPUPerOp, 'f', 2, 64), op, seconds(res.ServerCPU), res.ServerPID))
+		t.line("server CPU", fmt.Sprintf("%s µs/%s, %s of it in the kernel (%s in all, process %d)", strconv.FormatFloat(res.ServerCPUPerOp, 'f', 2, 64), op,
+			strconv.FormatFloat(res.ServerSysPerOp, 'f', 2, 64), seconds(res.ServerCPU), res.ServerPID))
 	}
 	if res.ServerRSSHeld > 0 {
 		t.line("server RSS", fmt.Sprintf("%s before, %s held: %s per connection", kib(float64(res.ServerRSSBefore)), kib(float64(res.ServerRSSHeld)), kib(res.ServerRSSPerConn)))

@@ -134,6 +134,9 @@ func TestBenchServerPID(t *testing.T) {
 	if res.ServerPID != pid || res.ServerCPU <= 0 || res.ServerCPUPerOp <= 0 || res.ServerCPU < res.ClientCPU-0.021 || res.ServerCPU > res.ClientCPU+0.021 {
 		t.Errorf("server %d: %vs, %vµs a message; client %vs, %vµs", res.ServerPID, res.ServerCPU, res.ServerCPUPerOp, res.ClientCPU, res.ClientCPUPerOp)
 	}
+	if res.ServerSysPerOp < 0 || res.ServerSysPerOp > res.ServerCPUPerOp {
+		t.Errorf("server: %vµs a message in the kernel, of %vµs", res.ServerSysPerOp, res.ServerCPUPerOp)
+	}
 
 	res, err = Connect(testContext(t), Config{URL: startEcho(t, nil), Connections: 200, ServerPID: pid})
 	if err != nil {

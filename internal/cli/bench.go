@@ -289,7 +289,8 @@ protocol of bench/servers/rawtcp, the baseline without WebSocket: a first byte, 
 connect) or B (broadcast), then messages of a 4-byte big-endian length and the payload.
 
 With --server-pid, the server's CPU time over the measured window is read from /proc
-and reported per message, as the generator's own is.
+and reported per message, as the generator's own is, with the part of it spent in the
+kernel.
 
 A progress line is shown while a benchmark runs, when the output is a terminal, and a
 table at the end (--json: a JSON object). The exit status is 1 when nothing could be
