@@ -331,13 +331,14 @@ Server CPU is user and system time from /proc/PID/stat (10 ms ticks), read by du
 bench at the start and the end of its measured window, per message echoed (per delivery,
 per handshake); "of it, user" is the part outside the kernel (the server's code, its
 library and Go's runtime), the rest being system calls and, on loopback, the TCP work a
-sender does for its receiver too. "vs best" compares with the best of the competitors (gorilla, coder,
-gws, gobwas): the lowest CPU, the highest rate; "vs rawtcp" with the raw TCP baseline.
-Latencies are round trips (echo), from the intended send time to each delivery
-(broadcast), or of handshakes; p50 and p99 are medians over the rounds. "generator" is
-duplex bench's own CPU per operation, on its own CPU: where it nears the time available
-(1 s/s ÷ the rate), the generator, not the server, bounds the rate, and only the CPU
-columns compare the servers. Echo messages are binary (no UTF-8 check anywhere).
+sender does for its receiver too. "vs best" compares with the best of the competitors
+(gorilla, coder, gws, gobwas): the lowest CPU, the highest rate; "vs rawtcp" with the
+raw TCP baseline. Latencies are round trips (echo), from the intended send time to each
+delivery (broadcast), or of handshakes; p50 and p99 are medians over the rounds.
+"generator" is duplex bench's own CPU per operation, on its own CPU: where it nears the
+time available (1 s/s ÷ the rate), the generator, not the server, bounds the rate, and
+only the CPU columns compare the servers. Echo messages are binary (no UTF-8 check
+anywhere).
 
 `)
 }

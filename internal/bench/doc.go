@@ -70,10 +70,10 @@
 // two moments, in ticks of 10 ms, and reports it per message too: steadier than a
 // throughput on a busy machine. It reports the part of it in the kernel (system time) as
 // well: on loopback that is most of it, the same for every server making the same system
-// calls, and what is left is the server's own code, library and runtime. On CPUs of their own, the process that is not the
-// bottleneck spends its spare time going to sleep and being woken, for each message or
-// few: the two come out about even whatever the work, and only the one that is busy all
-// the time shows its own cost.
+// calls, and what is left is the server's own code, library and runtime. On CPUs of
+// their own, the process that is not the bottleneck spends its spare time going to sleep
+// and being woken, for each message or few: the two come out about even whatever the
+// work, and only the one that is busy all the time shows its own cost.
 //
 // # Goroutines
 //

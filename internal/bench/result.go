@@ -74,9 +74,9 @@ type Result struct {
 	// ServerCPU and ServerCPUPerOp are then its CPU time over the same window as
 	// ClientCPU's, from /proc, and ServerSysPerOp the part of ServerCPUPerOp spent in
 	// the kernel (system time: system calls, and on loopback the peer's share of TCP,
-	// which a loopback sender does); for connect, ServerRSSBefore and ServerRSSHeld are its
-	// resident memory in bytes before the first handshake and at the end of the hold, and
-	// ServerRSSPerConn their difference per connection held.
+	// which a loopback sender does); for connect, ServerRSSBefore and ServerRSSHeld are
+	// its resident memory in bytes before the first handshake and at the end of the hold,
+	// and ServerRSSPerConn their difference per connection held.
 	ServerPID        int     `json:"server_pid,omitempty"`
 	ServerCPU        float64 `json:"server_cpu_s,omitempty"`
 	ServerCPUPerOp   float64 `json:"server_cpu_us_per_op,omitempty"`
