@@ -149,7 +149,7 @@ type Conn struct {
 	writeErr     error        // under frameLock; once set, every write returns it
 	wq           *[]byte      // frames Queue added, not yet sent; under frameLock
 	queued       atomic.Int64 // len(*wq), readable without the lock
-	tw           *tryWriter   // TryFlush's, made by the first; under frameLock
+	sw           *sockWriter  // writes to plain TCP, made by the first; under frameLock
 	writeWatch   ctxWatch
 	client       bool           // the client's end: its frames are masked, §5.3
 	isClosed     atomic.Bool    // closed is closed: a write checks it here, beside the queue

@@ -196,7 +196,7 @@ func (c *Conn) flushLocked() (int, error) {
 	if c.wq == nil {
 		return 0, nil
 	}
-	n, err := c.nc.Write(*c.wq)
+	n, err := c.send(*c.wq)
 	if err != nil && n == 0 {
 		// Nothing went out: the queue stays whole, for the connection that the caller may
 		// keep (it may begin with the rest of a frame that TryFlush began to send).

@@ -61,7 +61,7 @@ func (r *rawReader) read(fd uintptr) bool {
 	}
 	c.r, c.w = 0, 0
 	for {
-		n, err := syscall.Read(int(fd), *c.rbuf)
+		n, err := sockRecv(int(fd), *c.rbuf)
 		switch err {
 		case nil:
 			r.n = n
@@ -99,7 +99,7 @@ func (s *serveLoop) readMore(fd uintptr) int {
 	}
 	room := (*c.rbuf)[c.w:]
 	for {
-		n, err := syscall.Read(int(fd), room)
+		n, err := sockRecv(int(fd), room)
 		switch err {
 		case nil:
 			if n == 0 {

@@ -408,11 +408,23 @@ type frameScratch struct {
 	bufs net.Buffers
 }
 
+// sendBuffers writes a frame's header and payload to a plain TCP connection with one
+// writev, through net.Buffers: sendv, where sockWriter cannot. frameLock is held.
+func (c *Conn) sendBuffers(hdr, p []byte) (int, error) {
+	f := c.frames
+	f.iov = [2][]byte{hdr, p}
+	f.bufs = f.iov[:]
+	n, err := f.bufs.WriteTo(c.tcp)
+	f.iov = [2][]byte{}
+	f.bufs = nil
+	return int(n), err
+}
+
 // sendFrameLocked sends one frame, encoding it unless how says it is encoded, and returns
 // how many bytes went out. frameLock is held.
 func (c *Conn) sendFrameLocked(fin bool, rsv byte, op opcode, p []byte, how frameHow) (int, error) {
 	if how&frameEncoded != 0 {
-		return c.nc.Write(p)
+		return c.send(p)
 	}
 	return c.writeFrameLocked(fin, rsv, op, p)
 }
@@ -431,12 +443,7 @@ func (c *Conn) writeFrameLocked(fin bool, rsv byte, op opcode, p []byte) (int, e
 	hdr := appendHeader(f.hdr[:0], fin, rsv, op, len(p), c.client, key)
 	total := len(hdr) + len(p)
 	if !c.client && c.tcp != nil && total > writevThreshold {
-		f.iov = [2][]byte{hdr, p}
-		f.bufs = f.iov[:]
-		n, err := f.bufs.WriteTo(c.tcp)
-		f.iov = [2][]byte{}
-		f.bufs = nil
-		return int(n), err
+		return c.sendv(hdr, p)
 	}
 	// Copy header and payload into one buffer (masking the payload as it goes, for a
 	// client, which must not change the caller's bytes) and write it, a buffer at a time.
@@ -452,7 +459,7 @@ func (c *Conn) writeFrameLocked(fin bool, rsv byte, op opcode, p []byte) (int, e
 		} else {
 			copy(chunk, p[:k])
 		}
-		n, err := c.nc.Write(b[:len(b)+k])
+		n, err := c.send(b[:len(b)+k])
 		written += n
 		if err != nil {
 			return written, err
