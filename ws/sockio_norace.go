@@ -1,4 +1,4 @@
-//go:build linux && !race
+//go:build linux && !386 && !s390x && !race
 
 package ws
 

@@ -1,3 +1,5 @@
+//go:build linux && !386 && !s390x
+
 package ws
 
 import (
@@ -8,7 +10,9 @@ import (
 // sockRecv and sockSend are read(2) and write(2) for a plain TCP connection's reads and
 // writes (rawread_unix.go, rawwrite_unix.go), made inside syscall.RawConn's Read and
 // Write as recvfrom(2) and sendto(2) with MSG_DONTWAIT: whatever the socket's file flags
-// say, they cannot wait in the kernel (RawConn waits in the runtime's poller instead).
+// say, they never wait for bytes to read or for room to write (RawConn waits for those in
+// the runtime's poller instead). On Linux, that is; 386 and s390x, which reach these
+// calls through socketcall(2), do as other systems do (sockio_other.go).
 //
 // That lets them skip the scheduler's bookkeeping for a system call (entersyscall and
 // exitsyscall), as syscall.RawSyscall does. It saves more than the bookkeeping's few
@@ -24,9 +28,15 @@ import (
 // sendto and recvfrom also skip the file layer that read and write go through for a
 // socket.
 //
-// A call that may copy more than maxQuickIO bytes goes through syscall.Syscall6, the
-// usual way: it may take long enough for sysmon to hand the goroutine's P to another
-// thread meanwhile.
+// The cost: while such a call runs, its goroutine keeps its P, which sysmon would
+// otherwise hand to another thread after some 20 µs, and a stop-the-world waits for it.
+// A call may still sleep in the kernel without waiting for the network: for the socket's
+// lock, held by a call on the same socket from another thread (a read alongside a write),
+// or for memory. So the calls are kept short: buffers of at most maxQuickIO bytes, and
+// only the connection's own buffers, which it has touched (a user's payload may be a
+// mapped file, whose pages a copy would fault in from disk): sockSendv, which sends a
+// payload as the caller passed it, makes the call the usual way, through syscall.Syscall6,
+// as do calls on larger buffers.
 func sockRecv(fd int, p []byte) (int, error) {
 	n, err := sockIO(syscall.SYS_RECVFROM, fd, p, syscall.MSG_DONTWAIT)
 	if err == nil {
@@ -43,24 +53,22 @@ func sockSend(fd int, p []byte) (int, error) {
 	return n, err
 }
 
-// maxQuickIO is the most a socket call without the scheduler's bookkeeping may copy:
-// some 20–40 µs of work at most, about how long sysmon lets a system call hold a P
-// before it hands the P on. Until then the P is held either way; the goroutine's only
-// cost is that a stop-the-world waits for the call to end.
+// maxQuickIO is the largest buffer a socket call without the scheduler's bookkeeping is
+// made with: a copy of some 10–30 µs here, about as long as sysmon lets any system call
+// keep its P (it looks every 20 µs or more, and hands a P on once it has seen the same
+// call twice).
 const maxQuickIO = 256 << 10
 
 // sockSendv writes bufs[0] and then bufs[1] with one sendmsg(2), as writev(2) would, using
-// iov for the vector.
+// iov for the vector: a frame's header and the caller's payload (see above).
 func sockSendv(fd int, bufs *[2][]byte, iov *[2]syscall.Iovec) (int, error) {
 	var msg syscall.Msghdr
-	total := 0
 	for _, b := range bufs {
 		if len(b) > 0 {
 			v := &iov[msg.Iovlen]
 			v.Base = &b[0]
 			v.SetLen(len(b))
 			msg.Iovlen++
-			total += len(b)
 		}
 	}
 	if msg.Iovlen > 0 {
@@ -68,13 +76,7 @@ func sockSendv(fd int, bufs *[2][]byte, iov *[2]syscall.Iovec) (int, error) {
 	}
 	const flags = syscall.MSG_DONTWAIT | syscall.MSG_NOSIGNAL
 	raceWriting()
-	var r uintptr
-	var errno syscall.Errno
-	if total <= maxQuickIO {
-		r, _, errno = syscall.RawSyscall6(syscall.SYS_SENDMSG, uintptr(fd), uintptr(unsafe.Pointer(&msg)), flags, 0, 0, 0)
-	} else {
-		r, _, errno = syscall.Syscall6(syscall.SYS_SENDMSG, uintptr(fd), uintptr(unsafe.Pointer(&msg)), flags, 0, 0, 0)
-	}
+	r, _, errno := syscall.Syscall6(syscall.SYS_SENDMSG, uintptr(fd), uintptr(unsafe.Pointer(&msg)), flags, 0, 0, 0)
 	*iov = [2]syscall.Iovec{} // no pointer into a buffer outlives the call
 	if errno != 0 {
 		return 0, errno
