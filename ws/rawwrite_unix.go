@@ -11,8 +11,9 @@ import (
 // sockWriter writes to a plain TCP socket from inside syscall.RawConn.Write, which holds
 // the socket open (a Close waits for it) and, when the function it runs returns false,
 // waits for room in the socket's buffer, honouring the write deadline as net.Conn's Write
-// does. Its writes are sockSend's (sockio_sys.go), which on Linux spare the scheduler's
-// bookkeeping and the file layer. It writes until all is written (send, sendv), or, for
+// does. Its writes are sockSend's and sockSendv's (sockio_sys.go), which on 64-bit Linux
+// skip the file layer and, for the connection's own buffers, the scheduler's bookkeeping.
+// It writes until all is written (send, sendv), or, for
 // TryFlush, for as long as the socket takes it (tryWriteLocked). A Conn makes one at its
 // first write; its functions are bound once, so that a write allocates nothing.
 type sockWriter struct {
