@@ -243,6 +243,61 @@ func TestShutdownTimeout(t *testing.T) {
 	}
 }
 
+// TestEchoSlowConsumer has an echo client that sends and never reads. Once its echoes fill
+// the buffers between them, a write waits, and after WriteTimeout the server drops it as
+// a slow consumer: counted, and its connection ends, for the client too.
+func TestEchoSlowConsumer(t *testing.T) {
+	ctx := testContext(t)
+	ts := start(t, &server.Config{WriteTimeout: 200 * time.Millisecond, RateLimit: -1})
+	stuck, _, err := ws.Dial(ctx, ts.ws+"/ws/echo", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stuck.CloseNow()
+	sent := make(chan int, 1)
+	go func() {
+		msg := bytes.Repeat([]byte("x"), 60<<10) // within the default MaxMessageSize
+		n := 0
+		for n < 1000 && stuck.Write(ctx, ws.MessageBinary, msg) == nil {
+			n++
+		}
+		sent <- n
+	}()
+	for metric(t, ctx, ts, `duplex_slow_consumers_total{endpoint="echo"}`) != 1 {
+		select {
+		case <-ctx.Done():
+			t.Fatal("the client that never reads was not dropped")
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	for {
+		_, _, err := stuck.Read(ctx)
+		if err == nil {
+			continue
+		}
+		// The echoes the client has not read are ahead of the close frame, and the server,
+		// closing with the client's messages unread, resets the connection: the client
+		// sees 1006 unless it read up to the close frame first (§7.1.5).
+		var ce *ws.CloseError
+		switch {
+		case ctx.Err() != nil:
+			t.Fatalf("the dropped connection did not end: %v", err)
+		case errors.As(err, &ce) && ce.Code == ws.StatusAbnormalClosure:
+		default:
+			wantClose(t, "stuck", err, ws.StatusPolicyViolation, "slow consumer")
+		}
+		break
+	}
+	t.Logf("dropped after %d messages of 60 KiB", <-sent)
+	for metric(t, ctx, ts, `duplex_connections_open{endpoint="echo"}`) != 0 {
+		select {
+		case <-ctx.Done():
+			t.Fatal("the dropped connection is still counted open")
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
 // TestMetrics checks that /metrics lists every metric, and that the counters move with
 // traffic.
 func TestMetrics(t *testing.T) {
