@@ -2,9 +2,9 @@ package hub
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 
+	"github.com/duplex-ws/duplex/internal/writetimer"
 	"github.com/duplex-ws/duplex/ws"
 )
 
@@ -139,7 +139,9 @@ func (m *Member) Done() <-chan struct{} { return m.done }
 // the connection with the code and reason of the removal.
 func (m *Member) write() {
 	h := m.hub
+	wt := writetimer.New(h.opts.WriteTimeout) // no context and timer per message
 	defer func() {
+		wt.Stop()
 		h.release(m)
 		close(m.done)
 	}()
@@ -154,11 +156,9 @@ func (m *Member) write() {
 		select {
 		case <-m.gone:
 		case msg := <-m.queue:
-			ctx, cancel := context.WithTimeout(context.Background(), h.opts.WriteTimeout)
-			err := m.conn.WritePrepared(ctx, msg)
-			cancel()
+			err := m.conn.WritePrepared(wt.Start(), msg)
 			switch {
-			case errors.Is(err, context.DeadlineExceeded):
+			case wt.Expired():
 				m.drop()
 			case err != nil:
 				m.Leave(ws.StatusAbnormalClosure, "connection lost")

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/duplex-ws/duplex/hub"
+	"github.com/duplex-ws/duplex/internal/writetimer"
 	"github.com/duplex-ws/duplex/ws"
 )
 
@@ -41,8 +42,8 @@ const maxKeptBuffer = 4 << 10
 func (s *Server) echo(c *ws.Conn) (ws.StatusCode, string) {
 	defer c.CloseNow()
 	bucket := newTokenBucket(s.cfg.RateLimit, s.cfg.RateBurst, time.Now())
-	wt := newWriteTimer(s.cfg.WriteTimeout)
-	defer wt.stop()
+	wt := writetimer.New(s.cfg.WriteTimeout) // no context and timer per message
+	defer wt.Stop()
 	var buf []byte
 	for {
 		typ, msg, err := c.ReadAppend(context.Background(), buf[:0])
@@ -58,8 +59,8 @@ func (s *Server) echo(c *ws.Conn) (ws.StatusCode, string) {
 			c.Close(ws.StatusPolicyViolation, reasonRateLimit)
 			return ws.StatusPolicyViolation, reasonRateLimit
 		}
-		err = c.Write(wt.start(), typ, msg)
-		if wt.expired() {
+		err = c.Write(wt.Start(), typ, msg)
+		if wt.Expired() {
 			s.metrics.echoSlow.Add(1)
 			c.Close(ws.StatusPolicyViolation, hub.ReasonSlowConsumer) // if the stream still allows
 			return ws.StatusPolicyViolation, hub.ReasonSlowConsumer
@@ -89,39 +90,4 @@ func closeCode(err error) (ws.StatusCode, string) {
 		return pe.Code, pe.Reason
 	}
 	return ws.StatusAbnormalClosure, err.Error()
-}
-
-// writeTimer bounds each write of a connection by a timeout with one context and one
-// timer for the connection's life, the timer reset at every write, rather than a
-// context.WithTimeout (a context and a timer) for every message.
-type writeTimer struct {
-	ctx    context.Context
-	cancel context.CancelCauseFunc
-	timer  *time.Timer
-	d      time.Duration
-}
-
-func newWriteTimer(d time.Duration) *writeTimer {
-	ctx, cancel := context.WithCancelCause(context.Background())
-	w := &writeTimer{ctx: ctx, cancel: cancel, d: d}
-	w.timer = time.AfterFunc(d, func() { cancel(context.DeadlineExceeded) })
-	w.timer.Stop()
-	return w
-}
-
-// start starts the timer for a write, and returns the write's context, which ends if the
-// timer fires before expired is called.
-func (w *writeTimer) start() context.Context {
-	w.timer.Reset(w.d)
-	return w.ctx
-}
-
-// expired stops the timer after a write, and reports whether it had fired: the write took
-// the whole timeout (and, if it had not finished, failed). The context has then ended, for
-// every later write.
-func (w *writeTimer) expired() bool { return !w.timer.Stop() }
-
-func (w *writeTimer) stop() {
-	w.timer.Stop()
-	w.cancel(nil)
 }
