@@ -44,8 +44,8 @@ func (t *Timer) Start() context.Context {
 }
 
 // Expired stops the timer after a write, and reports whether it had fired: the write took
-// the whole timeout (and, if it had not finished, failed). The context has then ended, for
-// every later write.
+// the whole timeout (and, if it had not finished, failed). The context then ends, if the
+// timer's function has not ended it yet, for every later write.
 func (t *Timer) Expired() bool { return !t.timer.Stop() }
 
 // Stop stops the timer for good and ends the context.
